@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+import json
+
+from sqlite_utils import Database
+
+from app.crm.clock import now_iso, parse
+from app.crm.db import writing
+from app.crm.errors import InvalidInput, NotFound
+from app.crm.fields import NAME_MAX, clean_language, clean_text
+
+DEPARTMENTS = ("reception", "sales", "complaints")
+STATUSES = ("created", "active", "ended")
+TURN_ROLES = ("caller", "agent")
+TURN_METRICS = ("end_of_turn_delay", "transcription_delay", "llm_ttft", "tts_ttfb", "e2e_latency")
+MAX_TURN_TEXT = 20_000
+
+
+def create_call(
+    db: Database,
+    *,
+    room: str,
+    language: str,
+    department: str,
+    customer_id: int | None = None,
+    caller_name: str | None = None,
+    caller_phone: str | None = None,
+) -> dict:
+    if department not in DEPARTMENTS:
+        raise InvalidInput(f"department must be one of {', '.join(DEPARTMENTS)}")
+    row = {
+        "room": clean_text(room, "room", max_length=128),
+        "language": clean_language(language),
+        "department": department,
+        "customer_id": customer_id,
+        "caller_name": clean_text(caller_name, "name", max_length=NAME_MAX, required=False),
+        "caller_phone": caller_phone,
+        "created_at": now_iso(),
+    }
+    with writing(db):
+        table = db["calls"]
+        table.insert(row)
+        call_id = table.last_pk
+    return get_call(db, call_id=call_id)
+
+
+def get_call(db: Database, *, call_id: int) -> dict:
+    rows = list(db.query("SELECT * FROM calls WHERE id = ?", [call_id]))
+    if not rows:
+        raise NotFound(f"call {call_id} not found")
+    call = rows[0]
+    call["personas_visited"] = json.loads(call["personas_visited"])
+    return call
+
+
+def get_call_detail(db: Database, *, call_id: int) -> dict:
+    """A call with its transcript and events, in the order they happened."""
+    call = get_call(db, call_id=call_id)
+    call["transcript"] = list_turns(db, call_id=call_id)
+    call["events"] = list_events(db, call_id=call_id)
+    return call
+
+
+def list_calls(
+    db: Database,
+    *,
+    status: str | None = None,
+    department: str | None = None,
+    language: str | None = None,
+    customer_id: int | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict]:
+    where, params = [], []
+    for column, value in (
+        ("status", status),
+        ("department", department),
+        ("language", language),
+        ("customer_id", customer_id),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("created_at < ?")
+        params.append(until)
+    sql = "SELECT * FROM calls"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
+    calls = list(db.query(sql, [*params, limit, offset]))
+    for call in calls:
+        call["personas_visited"] = json.loads(call["personas_visited"])
+    return calls
+
+
+def add_event(db: Database, *, call_id: int, kind: str, persona: str | None = None, **data: object) -> dict:
+    row = {
+        "call_id": call_id,
+        "at": now_iso(),
+        "kind": clean_text(kind, "kind", max_length=64),
+        "persona": persona,
+        "data": json.dumps(data, ensure_ascii=False, default=str),
+    }
+    with writing(db):
+        table = db["call_events"]
+        table.insert(row)
+        row["id"] = table.last_pk
+        if kind == "persona_entered" and persona:
+            _add_persona_visited(db, call_id, persona)
+    row["data"] = data
+    return row
+
+
+def list_events(db: Database, *, call_id: int) -> list[dict]:
+    events = list(db.query("SELECT * FROM call_events WHERE call_id = ? ORDER BY id", [call_id]))
+    for event in events:
+        event["data"] = json.loads(event["data"])
+    return events
+
+
+def add_turn(
+    db: Database,
+    *,
+    call_id: int,
+    role: str,
+    text: str,
+    persona: str | None = None,
+    language: str | None = None,
+    interrupted: bool = False,
+    **metrics: float | None,
+) -> dict:
+    if role not in TURN_ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(TURN_ROLES)}")
+    unknown = set(metrics) - set(TURN_METRICS)
+    if unknown:
+        raise InvalidInput(f"unknown turn metrics: {', '.join(sorted(unknown))}")
+    row = {
+        "call_id": call_id,
+        "at": now_iso(),
+        "role": role,
+        "persona": persona,
+        "language": language,
+        "text": text[:MAX_TURN_TEXT],
+        "interrupted": int(bool(interrupted)),
+        **metrics,
+    }
+    with writing(db):
+        table = db["transcript_turns"]
+        table.insert(row)
+        row["id"] = table.last_pk
+    return row
+
+
+def list_turns(db: Database, *, call_id: int) -> list[dict]:
+    turns = list(
+        db.query("SELECT * FROM transcript_turns WHERE call_id = ? ORDER BY id", [call_id])
+    )
+    for turn in turns:
+        turn["interrupted"] = bool(turn["interrupted"])
+    return turns
+
+
+def mark_agent_joined(db: Database, *, call_id: int) -> dict:
+    with writing(db):
+        get_call(db, call_id=call_id)
+        db.execute(
+            "UPDATE calls SET status = 'active', agent_joined_at = COALESCE(agent_joined_at, ?)"
+            " WHERE id = ?",
+            [now_iso(), call_id],
+        )
+    return get_call(db, call_id=call_id)
+
+
+def set_call_customer(db: Database, *, call_id: int, customer_id: int) -> None:
+    with writing(db):
+        db.execute("UPDATE calls SET customer_id = ? WHERE id = ?", [customer_id, call_id])
+
+
+def set_call_language(db: Database, *, call_id: int, language: str) -> None:
+    with writing(db):
+        db.execute("UPDATE calls SET language = ? WHERE id = ?", [clean_language(language), call_id])
+
+
+def end_call(db: Database, *, call_id: int, outcome: str) -> dict:
+    """Close a call once: its duration, outcome and the caller's language for next time."""
+    outcome = clean_text(outcome, "outcome", max_length=200)
+    with writing(db):
+        call = get_call(db, call_id=call_id)
+        if call["status"] == "ended":
+            return call
+        ended_at = now_iso()
+        started = call["agent_joined_at"] or call["created_at"]
+        duration = (parse(ended_at) - parse(started)).total_seconds()
+        db.execute(
+            "UPDATE calls SET status = 'ended', outcome = ?, ended_at = ?, duration_seconds = ?"
+            " WHERE id = ?",
+            [outcome, ended_at, round(duration, 3), call_id],
+        )
+        if call["customer_id"] is not None:
+            db.execute(
+                "UPDATE customers SET language = ?, updated_at = ? WHERE id = ?",
+                [call["language"], ended_at, call["customer_id"]],
+            )
+    return get_call(db, call_id=call_id)
+
+
+def _add_persona_visited(db: Database, call_id: int, persona: str) -> None:
+    visited = get_call(db, call_id=call_id)["personas_visited"]
+    if not visited or visited[-1] != persona:
+        visited.append(persona)
+        db.execute(
+            "UPDATE calls SET personas_visited = ? WHERE id = ?", [json.dumps(visited), call_id]
+        )

@@ -1,0 +1,55 @@
+"""A small example catalog loaded on first start, marked `is_sample`, so a fresh install can
+quote something; operators replace it through `PUT /api/services`."""
+
+SAMPLE_SERVICES = [
+    {
+        "code": "website",
+        "name_en": "Business website",
+        "name_ar": "موقع إلكتروني للأعمال",
+        "description_en": "A bilingual company website with up to ten pages.",
+        "description_ar": "موقع شركة ثنائي اللغة حتى عشر صفحات.",
+        "price": 1500.0,
+        "currency": "USD",
+        "unit": "one-off",
+    },
+    {
+        "code": "mobile-app",
+        "name_en": "Mobile app",
+        "name_ar": "تطبيق جوال",
+        "description_en": "An Android and iOS app built from one code base.",
+        "description_ar": "تطبيق أندرويد وآي أو إس من قاعدة برمجية واحدة.",
+        "price": 6000.0,
+        "currency": "USD",
+        "unit": "one-off",
+    },
+    {
+        "code": "ai-call-center",
+        "name_en": "AI call center",
+        "name_ar": "مركز اتصال بالذكاء الاصطناعي",
+        "description_en": "Voice agents that answer your phone in Arabic and English.",
+        "description_ar": "وكلاء صوتيون يجيبون على هاتفك بالعربية والإنجليزية.",
+        "price": 400.0,
+        "currency": "USD",
+        "unit": "month",
+    },
+    {
+        "code": "digital-marketing",
+        "name_en": "Digital marketing",
+        "name_ar": "التسويق الرقمي",
+        "description_en": "Social media management and monthly campaigns.",
+        "description_ar": "إدارة وسائل التواصل الاجتماعي وحملات شهرية.",
+        "price": 800.0,
+        "currency": "USD",
+        "unit": "month",
+    },
+    {
+        "code": "hosting",
+        "name_en": "Managed hosting",
+        "name_ar": "استضافة مُدارة",
+        "description_en": "Hosting, backups and monitoring for your site or app.",
+        "description_ar": "استضافة ونسخ احتياطي ومراقبة لموقعك أو تطبيقك.",
+        "price": 50.0,
+        "currency": "USD",
+        "unit": "month",
+    },
+]

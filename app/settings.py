@@ -1,0 +1,139 @@
+"""Settings shared by the API and the agent worker, read from the environment and `.env`.
+
+`load_settings()` turns any validation failure into one line naming the variable, which the
+entry points print before exiting: a bad setting stops a process at start, never mid-call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("ar", "en")
+DEV_KEY_PAIR = ("devkey", "secret")
+
+
+class SettingsError(SystemExit):
+    """A missing or invalid setting; its message is one line naming the variable."""
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # LiveKit
+    livekit_url: str = Field(min_length=1)
+    livekit_api_key: str = Field(min_length=1)
+    livekit_api_secret: SecretStr = Field(min_length=1)
+    agent_name: str = Field(default="ornina-agent", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    agent_health_url: str = "http://127.0.0.1:8081"
+
+    # CRM and API
+    crm_db_path: Path = PROJECT_ROOT / "data" / "crm.sqlite3"
+    operator_api_key: SecretStr = Field(min_length=16)
+    default_language: Literal["ar", "en"] = "ar"
+    phone_default_region: str = Field(default="SA", pattern=r"^[A-Z]{2}$")
+    calls_rate_limit_per_minute: int = Field(default=30, ge=1, le=100_000)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Providers (optional at start: without keys the agent speaks a local notice)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    eleven_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4.1-mini"
+    stt_model: str = "gpt-4o-mini-transcribe"
+    tts_model: str = "gpt-4o-mini-tts"
+    elevenlabs_model: str = "eleven_multilingual_v2"
+    voice_reception: str = "pNInz6obpgDQGcFmaJgB"
+    voice_sales: str = "EXAVITQu4vr4xnSDxMaL"
+    voice_complaints: str = "TxGEqnHWrfWFTfGW9XCX"
+
+    @field_validator("livekit_url")
+    @classmethod
+    def _livekit_url_scheme(cls, value: str) -> str:
+        if urlparse(value).scheme not in ("ws", "wss", "http", "https"):
+            raise ValueError("must start with ws://, wss://, http:// or https://")
+        return value
+
+    @field_validator("openai_base_url", "public_base_url", "agent_health_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if urlparse(value).scheme not in ("http", "https") or not urlparse(value).hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("openai_api_key", "eleven_api_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _refuse_dev_keys_off_loopback(self) -> Settings:
+        pair = (self.livekit_api_key, self.livekit_api_secret.get_secret_value())
+        if pair == DEV_KEY_PAIR and not _is_loopback(self.livekit_url):
+            raise ValueError(
+                "LIVEKIT_API_KEY/LIVEKIT_API_SECRET: the dev key pair is only for a local "
+                "LiveKit server on loopback"
+            )
+        if re.fullmatch(r"(change-?me|x+|0+|your.*)", self.operator_api_key.get_secret_value()):
+            raise ValueError("OPERATOR_API_KEY: a placeholder value; generate a real key")
+        return self
+
+    @property
+    def livekit_http_url(self) -> str:
+        """The LiveKit server's HTTP(S) URL, for the server API and health checks."""
+        return re.sub(r"^ws", "http", self.livekit_url)
+
+    def missing_provider_keys(self) -> list[str]:
+        """Names of provider keys that are not set (nothing is missing with a local base URL)."""
+        missing = []
+        if self.openai_api_key is None and self.openai_base_url is None:
+            missing.append("OPENAI_API_KEY")
+        if self.eleven_api_key is None:
+            missing.append("ELEVEN_API_KEY")
+        return missing
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming the first failing variable, never its value."""
+    first = error.errors()[0]
+    name = "_".join(str(part) for part in first["loc"]).upper()
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        return f"setting {name} is missing: set it in the environment or in .env"
+    if not name:
+        return f"invalid settings: {message}"
+    return f"setting {name} is invalid: {message}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(describe_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
