@@ -5,16 +5,16 @@ Nothing here is per call: the persona a call is talking to lives in that call's 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Mapping
 
 COMPANY = MappingProxyType({"en": "Ornina", "ar": "أورنينا"})
 LANGUAGES = ("ar", "en")
 
 
-class PersonaType(str, Enum):
+class PersonaType(StrEnum):
     RECEPTION = "reception"
     SALES = "sales"
     COMPLAINTS = "complaints"
@@ -47,7 +47,9 @@ class Persona:
     def display(self, language: str) -> str:
         """'Sarah, Sales' in the given language."""
         language = check_language(language)
-        return f"{self.name[language]}{'، ' if language == 'ar' else ', '}{self.department[language]}"
+        return (
+            f"{self.name[language]}{'، ' if language == 'ar' else ', '}{self.department[language]}"
+        )
 
 
 _COMMON_RULES = {
@@ -171,7 +173,7 @@ PERSONAS: Mapping[PersonaType, Persona] = MappingProxyType(
                 ),
             },
             greeting={
-                "en": "Hello, this is Mohammed from Ornina Support. I'm here to help, what happened?",
+                "en": "This is Mohammed from Ornina Support. I'm here to help: what happened?",
                 "ar": "مرحباً، معك محمد من قسم الدعم في أورنينا. أنا هنا لمساعدتك، ماذا حدث؟",
             },
             known_caller_greeting={

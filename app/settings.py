@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     default_language: Literal["ar", "en"] = "ar"
     phone_default_region: str = Field(default="SA", pattern=r"^[A-Z]{2}$")
     calls_rate_limit_per_minute: int = Field(default=30, ge=1, le=100_000)
-    public_base_url: str = "http://127.0.0.1:8000"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
 
     # Providers (optional at start: without keys the agent speaks a local notice)
     openai_api_key: SecretStr | None = None
@@ -74,7 +75,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with ws://, wss://, http:// or https://")
         return value
 
-    @field_validator("openai_base_url", "public_base_url", "agent_health_url")
+    @field_validator("openai_base_url", "agent_health_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
@@ -119,7 +120,7 @@ def describe_error(error: ValidationError) -> str:
     """One line naming the first failing variable, never its value."""
     first = error.errors()[0]
     name = "_".join(str(part) for part in first["loc"]).upper()
-    message = first["msg"].removeprefix("Value error, ")
+    message = first["msg"].removeprefix("Value error, ").replace("items", "characters")
     if first["type"] == "missing":
         return f"setting {name} is missing: set it in the environment or in .env"
     if not name:

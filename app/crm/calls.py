@@ -99,7 +99,9 @@ def list_calls(
     return calls
 
 
-def add_event(db: Database, *, call_id: int, kind: str, persona: str | None = None, **data: object) -> dict:
+def add_event(
+    db: Database, *, call_id: int, kind: str, persona: str | None = None, **data: object
+) -> dict:
     row = {
         "call_id": call_id,
         "at": now_iso(),
@@ -184,7 +186,9 @@ def set_call_customer(db: Database, *, call_id: int, customer_id: int) -> None:
 
 def set_call_language(db: Database, *, call_id: int, language: str) -> None:
     with writing(db):
-        db.execute("UPDATE calls SET language = ? WHERE id = ?", [clean_language(language), call_id])
+        db.execute(
+            "UPDATE calls SET language = ? WHERE id = ?", [clean_language(language), call_id]
+        )
 
 
 def end_call(db: Database, *, call_id: int, outcome: str) -> dict:

@@ -43,7 +43,9 @@ def find_by_phone(db: Database, *, phone: str, region: str = "SA") -> dict | Non
     return rows[0] if rows else None
 
 
-def list_customers(db: Database, *, search: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
+def list_customers(
+    db: Database, *, search: str | None = None, limit: int = 50, offset: int = 0
+) -> list[dict]:
     if search:
         like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         sql = (
@@ -70,7 +72,9 @@ def create_customer(db: Database, *, region: str = "SA", **fields: object) -> di
     return get_customer(db, customer_id=customer_id)
 
 
-def update_customer(db: Database, *, customer_id: int, region: str = "SA", **fields: object) -> dict:
+def update_customer(
+    db: Database, *, customer_id: int, region: str = "SA", **fields: object
+) -> dict:
     clean = _clean(fields, region)
     with writing(db):
         get_customer(db, customer_id=customer_id)
@@ -81,7 +85,9 @@ def update_customer(db: Database, *, customer_id: int, region: str = "SA", **fie
     return get_customer(db, customer_id=customer_id)
 
 
-def find_or_create_by_phone(db: Database, *, phone: str, name: str | None = None, region: str = "SA") -> dict:
+def find_or_create_by_phone(
+    db: Database, *, phone: str, name: str | None = None, region: str = "SA"
+) -> dict:
     """The customer with this phone, created if new; a given name fills an empty one."""
     e164 = normalise_phone(phone, region)
     with writing(db):

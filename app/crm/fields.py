@@ -13,7 +13,9 @@ LANGUAGES = ("ar", "en")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def clean_text(value: object, field: str, *, max_length: int = TEXT_MAX, required: bool = True) -> str | None:
+def clean_text(
+    value: object, field: str, *, max_length: int = TEXT_MAX, required: bool = True
+) -> str | None:
     if value is None:
         if required:
             raise InvalidInput(f"{field} is required")

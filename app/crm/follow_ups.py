@@ -34,4 +34,6 @@ def schedule_follow_up(
 
 
 def list_follow_ups(db: Database, *, customer_id: int) -> list[dict]:
-    return list(db.query("SELECT * FROM follow_ups WHERE customer_id = ? ORDER BY due_at", [customer_id]))
+    return list(
+        db.query("SELECT * FROM follow_ups WHERE customer_id = ? ORDER BY due_at", [customer_id])
+    )

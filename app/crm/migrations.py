@@ -143,6 +143,8 @@ def m001_initial_schema(db: Database) -> None:
 def m002_sample_service_catalog(db: Database) -> None:
     stamp = now_iso()
     db["services"].insert_all(
-        [{**service, "is_sample": 1, "created_at": stamp, "updated_at": stamp}
-         for service in SAMPLE_SERVICES]
+        [
+            {**service, "is_sample": 1, "created_at": stamp, "updated_at": stamp}
+            for service in SAMPLE_SERVICES
+        ]
     )

@@ -10,18 +10,18 @@ MAX_PHONE_INPUT = 32
 
 def normalise_phone(raw: str, default_region: str = "SA") -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise InvalidInput("phone number is empty")
+        raise InvalidInput("phone: the number is empty")
     if len(raw) > MAX_PHONE_INPUT:
-        raise InvalidInput("phone number is too long")
+        raise InvalidInput("phone: the number is too long")
     text = raw.strip().translate(_ARABIC_DIGITS)
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException:
-        raise InvalidInput("not a phone number") from None
+        raise InvalidInput("phone: not a phone number") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput("not a valid phone number")
+        raise InvalidInput("phone: not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

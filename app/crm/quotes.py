@@ -19,7 +19,9 @@ def quote_number(quote_id: int) -> str:
     return f"QT-{quote_id:06d}"
 
 
-def create_quote(db: Database, *, customer_id: int, items: list[dict], call_id: int | None = None) -> dict:
+def create_quote(
+    db: Database, *, customer_id: int, items: list[dict], call_id: int | None = None
+) -> dict:
     """A quote priced from the catalog: items are `{"service_code", "quantity"}`."""
     if not isinstance(items, list) or not items:
         raise InvalidInput("a quote needs at least one item")
@@ -30,7 +32,11 @@ def create_quote(db: Database, *, customer_id: int, items: list[dict], call_id: 
         if not isinstance(item, dict):
             raise InvalidInput("each item needs a service_code and a quantity")
         quantity = item.get("quantity", 1)
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+        if (
+            isinstance(quantity, bool)
+            or not isinstance(quantity, int)
+            or not 1 <= quantity <= MAX_QUANTITY
+        ):
             raise InvalidInput(f"quantity must be a whole number from 1 to {MAX_QUANTITY}")
         code = item.get("service_code")
         if not isinstance(code, str) or not code.strip():
@@ -86,7 +92,9 @@ def get_quote_by_number(db: Database, *, number: str, customer_id: int | None = 
     return _public(rows[0])
 
 
-def list_quotes(db: Database, *, customer_id: int | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
+def list_quotes(
+    db: Database, *, customer_id: int | None = None, limit: int = 50, offset: int = 0
+) -> list[dict]:
     if customer_id is None:
         rows = db.query("SELECT * FROM quotes ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])
     else:

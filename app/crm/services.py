@@ -10,7 +10,17 @@ from app.crm.errors import InvalidInput, NotFound
 from app.crm.fields import NAME_MAX, clean_choice, clean_text
 
 UNITS = ("one-off", "month", "year", "hour")
-FIELDS = ("code", "name_en", "name_ar", "description_en", "description_ar", "price", "currency", "unit", "active")
+FIELDS = (
+    "code",
+    "name_en",
+    "name_ar",
+    "description_en",
+    "description_ar",
+    "price",
+    "currency",
+    "unit",
+    "active",
+)
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -30,7 +40,11 @@ def _clean(fields: dict, *, partial: bool) -> dict:
         elif key in ("description_en", "description_ar"):
             clean[key] = clean_text(value, key, required=False) or ""
         elif key == "price":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10_000_000:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 <= value <= 10_000_000
+            ):
                 raise InvalidInput("price must be a number between 0 and 10,000,000")
             clean[key] = round(float(value), 2)
         elif key == "currency":
@@ -74,7 +88,9 @@ def create_service(db: Database, **fields: object) -> dict:
         if list(db.query("SELECT 1 FROM services WHERE code = ?", [clean["code"]])):
             raise InvalidInput(f"a service with code {clean['code']!r} already exists")
         table = db["services"]
-        table.insert({"active": 1, **clean, "is_sample": 0, "created_at": stamp, "updated_at": stamp})
+        table.insert(
+            {"active": 1, **clean, "is_sample": 0, "created_at": stamp, "updated_at": stamp}
+        )
         service_id = table.last_pk
     return get_service(db, service_id=service_id)
 
@@ -84,7 +100,9 @@ def update_service(db: Database, *, service_id: int, **fields: object) -> dict:
     with writing(db):
         get_service(db, service_id=service_id)
         if "code" in clean and list(
-            db.query("SELECT 1 FROM services WHERE code = ? AND id != ?", [clean["code"], service_id])
+            db.query(
+                "SELECT 1 FROM services WHERE code = ? AND id != ?", [clean["code"], service_id]
+            )
         ):
             raise InvalidInput(f"a service with code {clean['code']!r} already exists")
         if clean:
@@ -109,7 +127,9 @@ def replace_catalog(db: Database, *, services: list[dict]) -> list[dict]:
     with writing(db):
         db.execute("DELETE FROM services")
         for service in cleaned:
-            db["services"].insert({"active": 1, **service, "is_sample": 0, "created_at": stamp, "updated_at": stamp})
+            db["services"].insert(
+                {"active": 1, **service, "is_sample": 0, "created_at": stamp, "updated_at": stamp}
+            )
     return list_services(db)
 
 

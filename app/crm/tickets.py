@@ -6,7 +6,7 @@ from sqlite_utils import Database
 
 from app.crm.clock import iso, now
 from app.crm.db import writing
-from app.crm.errors import InvalidInput, NotFound
+from app.crm.errors import NotFound
 from app.crm.fields import clean_choice, clean_text
 
 CATEGORIES = ("billing", "technical", "service", "delivery", "account", "callback", "other")
@@ -82,7 +82,9 @@ def get_ticket(db: Database, *, ticket_id: int) -> dict:
 
 def get_ticket_by_number(db: Database, *, number: str, customer_id: int | None = None) -> dict:
     """A ticket by its number; with `customer_id`, only if it is that customer's."""
-    rows = list(db.query("SELECT id, customer_id FROM tickets WHERE number = ?", [number.strip().upper()]))
+    rows = list(
+        db.query("SELECT id, customer_id FROM tickets WHERE number = ?", [number.strip().upper()])
+    )
     if not rows or (customer_id is not None and rows[0]["customer_id"] != customer_id):
         raise NotFound(f"ticket {number} not found")
     return get_ticket(db, ticket_id=rows[0]["id"])
@@ -122,8 +124,17 @@ def change_status(db: Database, *, ticket_id: int, status: str, note: str = "") 
         current = get_ticket(db, ticket_id=ticket_id)["status"]
         if current != status:
             stamp = iso(now())
-            db.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", [status, stamp, ticket_id])
+            db.execute(
+                "UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?",
+                [status, stamp, ticket_id],
+            )
             db["ticket_status_changes"].insert(
-                {"ticket_id": ticket_id, "at": stamp, "from_status": current, "to_status": status, "note": note}
+                {
+                    "ticket_id": ticket_id,
+                    "at": stamp,
+                    "from_status": current,
+                    "to_status": status,
+                    "note": note,
+                }
             )
     return get_ticket(db, ticket_id=ticket_id)

@@ -1,0 +1,77 @@
+"""Every error leaves the API as JSON: `{"error": {"code", "message"}}`, never an HTML page
+or a bare 500 for a client mistake."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.crm import InvalidInput, NotFound
+
+log = logging.getLogger("ornina.api")
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "not_ready",
+}
+
+
+def error_body(status: int, message: str, **extra: object) -> dict:
+    return {"error": {"code": _CODES.get(status, "error"), "message": message, **extra}}
+
+
+def error_response(
+    status: int, message: str, headers: dict | None = None, **extra: object
+) -> JSONResponse:
+    return JSONResponse(error_body(status, message, **extra), status_code=status, headers=headers)
+
+
+def _validation_details(error: RequestValidationError) -> list[dict]:
+    return [
+        {
+            "field": ".".join(str(p) for p in item["loc"] if p != "body") or "body",
+            "message": item["msg"],
+        }
+        for item in error.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        details = _validation_details(error)
+        message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
+        return error_response(422, message or "invalid request", details=details)
+
+    @app.exception_handler(InvalidInput)
+    async def on_invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
+        return error_response(422, str(error))
+
+    @app.exception_handler(NotFound)
+    async def on_not_found(_: Request, error: NotFound) -> JSONResponse:
+        return error_response(404, str(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        message = error.detail if isinstance(error.detail, str) else "request failed"
+        return error_response(error.status_code, message, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"error": {"code": "internal_error", "message": "internal error"}}, status_code=500
+        )

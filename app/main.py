@@ -1,0 +1,44 @@
+"""The API process: wiring only (settings, CRM, routers, errors)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.access_log import AccessLogMiddleware
+from app.crm import open_crm
+from app.errors import install_error_handlers
+from app.ratelimit import RateLimiter
+from app.routers import (
+    call_start,
+    calls,
+    customers,
+    health,
+    personas,
+    quotes,
+    services,
+    tickets,
+)
+from app.settings import Settings, get_settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        open_crm(settings.crm_db_path).close()
+        yield
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = FastAPI(title="Ornina Call Center", version="0.1.0", lifespan=lifespan)
+    app.state.call_rate_limiter = RateLimiter(settings.calls_rate_limit_per_minute)
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.add_middleware(AccessLogMiddleware)
+    install_error_handlers(app)
+    for module in (health, call_start, calls, customers, tickets, services, quotes, personas):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app(get_settings())

@@ -1,0 +1,36 @@
+"""`python -m app.preflight`: what start_all.sh runs before supervisord.
+
+Checks the settings (one line naming a bad one), creates or upgrades the CRM file, and says
+which provider keys are missing and where the pages are.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from app.crm import open_crm
+from app.settings import SettingsError, get_settings
+
+
+def main() -> int:
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 1
+    open_crm(settings.crm_db_path).close()
+    print(f"==> CRM ready at {settings.crm_db_path}")
+    missing = settings.missing_provider_keys()
+    if missing:
+        print(
+            f"==> provider keys not set: {', '.join(missing)}. The call center runs; callers "
+            "hear a short notice until OPENAI_API_KEY (or OPENAI_BASE_URL) is set in .env."
+        )
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    print(f"==> call page:  {base}/")
+    print(f"==> dashboard:  {base}/dashboard (sign in with OPERATOR_API_KEY from .env)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from app.crm import calls, customers, quotes, tickets
+from app.deps import DbDep, OperatorDep, SettingsDep
+from app.routers.pagination import Limit, Offset
+from app.schemas import CustomerCreate, CustomerPublic, CustomerUpdate
+
+router = APIRouter(prefix="/api/customers", tags=["customers"], dependencies=[OperatorDep])
+
+
+@router.get("", response_model=list[CustomerPublic])
+def list_customers(
+    db: DbDep,
+    search: Annotated[str | None, Query(max_length=120)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[dict]:
+    """List customers, newest first; `search` matches name, phone or email."""
+    return customers.list_customers(db, search=search, limit=limit, offset=offset)
+
+
+@router.get("/lookup", response_model=CustomerPublic)
+def lookup_customer(
+    db: DbDep, settings: SettingsDep, phone: Annotated[str, Query(min_length=1, max_length=32)]
+) -> dict:
+    """Find the customer with this phone number (any common format)."""
+    customer = customers.find_by_phone(db, phone=phone, region=settings.phone_default_region)
+    if customer is None:
+        raise HTTPException(404, "no customer with this phone number")
+    return customer
+
+
+@router.get("/{customer_id}")
+def get_customer(customer_id: int, db: DbDep) -> dict:
+    """One customer with their calls, tickets and quotes."""
+    customer = customers.get_customer(db, customer_id=customer_id)
+    customer["calls"] = calls.list_calls(db, customer_id=customer_id, limit=100)
+    customer["tickets"] = tickets.list_tickets(db, customer_id=customer_id, limit=100)
+    customer["quotes"] = quotes.list_quotes(db, customer_id=customer_id, limit=100)
+    return customer
+
+
+@router.post("", status_code=201, response_model=CustomerPublic)
+def create_customer(body: CustomerCreate, db: DbDep, settings: SettingsDep) -> dict:
+    """Create a customer; the phone number is stored in E.164 and must be unique."""
+    return customers.create_customer(
+        db, region=settings.phone_default_region, **body.model_dump(exclude_none=True)
+    )
+
+
+@router.patch("/{customer_id}", response_model=CustomerPublic)
+def update_customer(
+    customer_id: int, body: CustomerUpdate, db: DbDep, settings: SettingsDep
+) -> dict:
+    """Change some of a customer's fields."""
+    return customers.update_customer(
+        db,
+        customer_id=customer_id,
+        region=settings.phone_default_region,
+        **body.model_dump(exclude_unset=True),
+    )

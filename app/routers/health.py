@@ -1,0 +1,32 @@
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.deps import SettingsDep
+from app.errors import error_body
+from app.readiness import readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict:
+    """The API process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(settings: SettingsDep) -> JSONResponse:
+    """Ready to take calls: CRM writable, worker registered under our agent name, LiveKit up."""
+    checks = await readiness(settings)
+    missing_keys = settings.missing_provider_keys()
+    failing = {part: problem for part, problem in checks.items() if problem}
+    summary = {part: problem or "ok" for part, problem in checks.items()}
+    if failing:
+        message = "not ready: " + "; ".join(
+            f"{part}: {problem}" for part, problem in failing.items()
+        )
+        body = error_body(503, message, checks=summary, missing_provider_keys=missing_keys)
+        return JSONResponse(body, status_code=503)
+    return JSONResponse(
+        {"status": "ready", "checks": summary, "missing_provider_keys": missing_keys}
+    )

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+
+from app.crm import services
+from app.deps import DbDep, OperatorDep
+from app.schemas import ServiceCreate, ServicePublic, ServiceUpdate
+
+router = APIRouter(prefix="/api/services", tags=["services"], dependencies=[OperatorDep])
+
+
+@router.get("", response_model=list[ServicePublic])
+def list_services(db: DbDep) -> list[dict]:
+    """The service catalog (sample entries are marked `is_sample`)."""
+    return services.list_services(db)
+
+
+@router.put("", response_model=list[ServicePublic])
+def replace_catalog(
+    body: Annotated[list[ServiceCreate], Body(max_length=500)], db: DbDep
+) -> list[dict]:
+    """Replace the whole catalog, the sample one included."""
+    return services.replace_catalog(db, services=[s.model_dump() for s in body])
+
+
+@router.get("/{service_id}", response_model=ServicePublic)
+def get_service(service_id: int, db: DbDep) -> dict:
+    """One catalog entry."""
+    return services.get_service(db, service_id=service_id)
+
+
+@router.post("", status_code=201, response_model=ServicePublic)
+def create_service(body: ServiceCreate, db: DbDep) -> dict:
+    """Add a service to the catalog."""
+    return services.create_service(db, **body.model_dump())
+
+
+@router.patch("/{service_id}", response_model=ServicePublic)
+def update_service(service_id: int, body: ServiceUpdate, db: DbDep) -> dict:
+    """Change some of a service's fields."""
+    return services.update_service(db, service_id=service_id, **body.model_dump(exclude_unset=True))
+
+
+@router.delete("/{service_id}", status_code=204)
+def delete_service(service_id: int, db: DbDep) -> Response:
+    """Remove a service; existing quotes keep their copy of it."""
+    services.delete_service(db, service_id=service_id)
+    return Response(status_code=204)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from app.crm import tickets
+from app.deps import DbDep, OperatorDep
+from app.routers.pagination import Limit, Offset
+from app.schemas import TicketCreate, TicketStatusChange
+
+router = APIRouter(prefix="/api/tickets", tags=["tickets"], dependencies=[OperatorDep])
+
+
+@router.get("")
+def list_tickets(
+    db: DbDep,
+    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    status: Literal["open", "in_progress", "resolved", "closed"] | None = None,
+    priority: Literal["low", "normal", "high", "urgent"] | None = None,
+    category: Literal["billing", "technical", "service", "delivery", "account", "callback", "other"]
+    | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[dict]:
+    """List tickets, newest first, filtered by customer, status, priority or category."""
+    return tickets.list_tickets(
+        db,
+        customer_id=customer_id,
+        status=status,
+        priority=priority,
+        category=category,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{ticket_id}")
+def get_ticket(ticket_id: int, db: DbDep) -> dict:
+    """One ticket with its status history."""
+    return tickets.get_ticket(db, ticket_id=ticket_id)
+
+
+@router.post("", status_code=201)
+def create_ticket(body: TicketCreate, db: DbDep) -> dict:
+    """Open a ticket for a customer; its SLA due time follows from the priority."""
+    return tickets.open_ticket(db, **body.model_dump())
+
+
+@router.post("/{ticket_id}/status")
+def change_ticket_status(ticket_id: int, body: TicketStatusChange, db: DbDep) -> dict:
+    """Move a ticket to another status, with an optional note kept in its history."""
+    return tickets.change_status(db, ticket_id=ticket_id, status=body.status, note=body.note)
