@@ -10,6 +10,7 @@ Language = Literal["ar", "en"]
 Department = Literal["reception", "sales", "complaints"]
 Name = Field(default=None, min_length=1, max_length=120)
 Phone = Field(default=None, min_length=1, max_length=32)
+MAX_ID = 2**63 - 1  # SQLite's INTEGER range
 
 
 class Body(BaseModel):
@@ -58,14 +59,14 @@ class CustomerPublic(BaseModel):
 
 
 class TicketCreate(Body):
-    customer_id: int
+    customer_id: int = Field(ge=1, le=MAX_ID)
     subject: str = Field(min_length=1, max_length=200)
     category: Literal[
         "billing", "technical", "service", "delivery", "account", "callback", "other"
     ] = "other"
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
     description: str = Field(default="", max_length=2000)
-    call_id: int | None = None
+    call_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class TicketStatusChange(Body):

@@ -7,6 +7,7 @@ entry points print before exiting: a bad setting stops a process at start, never
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +38,9 @@ def _is_loopback(url: str) -> bool:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+        env_file=os.environ.get("ORNINA_ENV_FILE", PROJECT_ROOT / ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
     )
 
     # LiveKit
@@ -53,6 +56,7 @@ class Settings(BaseSettings):
     default_language: Literal["ar", "en"] = "ar"
     phone_default_region: str = Field(default="SA", pattern=r"^[A-Z]{2}$")
     calls_rate_limit_per_minute: int = Field(default=30, ge=1, le=100_000)
+    token_endpoint_key: SecretStr | None = None
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
@@ -84,7 +88,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
-    @field_validator("openai_api_key", "eleven_api_key", mode="before")
+    @field_validator("openai_api_key", "eleven_api_key", "token_endpoint_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

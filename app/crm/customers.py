@@ -93,7 +93,9 @@ def find_or_create_by_phone(
     with writing(db):
         existing = find_by_phone(db, phone=e164, region=region)
         if existing is None:
-            return create_customer(db, region=region, phone=e164, name=name)
+            # A caller may give a phone without a name: create_customer refuses name=None.
+            named = {"name": name} if name else {}
+            return create_customer(db, region=region, phone=e164, **named)
         if name and not existing["name"]:
             return update_customer(db, customer_id=existing["id"], region=region, name=name)
         return existing

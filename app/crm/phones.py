@@ -32,5 +32,11 @@ def mask_phone(phone: str | None) -> str:
     return phone[:4] + "*" * max(len(phone) - 6, 0) + phone[-2:]
 
 
-# Arabic-Indic and Eastern Arabic-Indic digits, as a caller or an STT may write them.
-_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+# Arabic-Indic and Eastern Arabic-Indic digits, as a caller or an STT may write them; the
+# invisible direction marks (LRM, RLM, ALM, embeddings, isolates) that right-to-left text
+# puts around and inside a pasted number are dropped.
+_ARABIC_DIGITS = str.maketrans(
+    "٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹",
+    "01234567890123456789",
+    "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+)

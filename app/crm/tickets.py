@@ -42,6 +42,10 @@ def open_ticket(
     with writing(db):
         if not list(db.query("SELECT 1 FROM customers WHERE id = ?", [customer_id])):
             raise NotFound(f"customer {customer_id} not found")
+        if call_id is not None and not list(
+            db.query("SELECT 1 FROM calls WHERE id = ?", [call_id])
+        ):
+            raise NotFound(f"call {call_id} not found")
         next_id = next(db.query("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM tickets"))["n"]
         db["tickets"].insert(
             {

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from app.crm import calls
 from app.deps import DbDep, OperatorDep
-from app.routers.pagination import Limit, Offset
+from app.routers.pagination import Limit, Offset, PathId, QueryId
 
 router = APIRouter(prefix="/api/calls", tags=["calls"], dependencies=[OperatorDep])
 
@@ -19,7 +19,7 @@ def list_calls(
     status: Literal["created", "active", "ended"] | None = None,
     department: Literal["reception", "sales", "complaints"] | None = None,
     language: Literal["ar", "en"] | None = None,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: QueryId = None,
     since: Timestamp = None,
     until: Timestamp = None,
     limit: Limit = 50,
@@ -40,6 +40,6 @@ def list_calls(
 
 
 @router.get("/{call_id}")
-def get_call(call_id: int, db: DbDep) -> dict:
+def get_call(call_id: PathId, db: DbDep) -> dict:
     """One call with its transcript and events."""
     return calls.get_call_detail(db, call_id=call_id)

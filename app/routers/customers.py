@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from app.crm import calls, customers, quotes, tickets
 from app.deps import DbDep, OperatorDep, SettingsDep
-from app.routers.pagination import Limit, Offset
+from app.routers.pagination import Limit, Offset, PathId
 from app.schemas import CustomerCreate, CustomerPublic, CustomerUpdate
 
 router = APIRouter(prefix="/api/customers", tags=["customers"], dependencies=[OperatorDep])
@@ -35,7 +35,7 @@ def lookup_customer(
 
 
 @router.get("/{customer_id}")
-def get_customer(customer_id: int, db: DbDep) -> dict:
+def get_customer(customer_id: PathId, db: DbDep) -> dict:
     """One customer with their calls, tickets and quotes."""
     customer = customers.get_customer(db, customer_id=customer_id)
     customer["calls"] = calls.list_calls(db, customer_id=customer_id, limit=100)
@@ -54,7 +54,7 @@ def create_customer(body: CustomerCreate, db: DbDep, settings: SettingsDep) -> d
 
 @router.patch("/{customer_id}", response_model=CustomerPublic)
 def update_customer(
-    customer_id: int, body: CustomerUpdate, db: DbDep, settings: SettingsDep
+    customer_id: PathId, body: CustomerUpdate, db: DbDep, settings: SettingsDep
 ) -> dict:
     """Change some of a customer's fields."""
     return customers.update_customer(

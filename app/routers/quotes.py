@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from app.crm import quotes
 from app.deps import DbDep, OperatorDep
-from app.routers.pagination import Limit, Offset
+from app.routers.pagination import Limit, Offset, PathId, QueryId
 
 router = APIRouter(prefix="/api/quotes", tags=["quotes"], dependencies=[OperatorDep])
 
@@ -14,7 +12,7 @@ router = APIRouter(prefix="/api/quotes", tags=["quotes"], dependencies=[Operator
 @router.get("")
 def list_quotes(
     db: DbDep,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: QueryId = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[dict]:
@@ -23,6 +21,6 @@ def list_quotes(
 
 
 @router.get("/{quote_id}")
-def get_quote(quote_id: int, db: DbDep) -> dict:
+def get_quote(quote_id: PathId, db: DbDep) -> dict:
     """One quote with its items."""
     return quotes.get_quote(db, quote_id=quote_id)

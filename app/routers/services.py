@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Response
 
 from app.crm import services
 from app.deps import DbDep, OperatorDep
+from app.routers.pagination import PathId
 from app.schemas import ServiceCreate, ServicePublic, ServiceUpdate
 
 router = APIRouter(prefix="/api/services", tags=["services"], dependencies=[OperatorDep])
@@ -26,7 +27,7 @@ def replace_catalog(
 
 
 @router.get("/{service_id}", response_model=ServicePublic)
-def get_service(service_id: int, db: DbDep) -> dict:
+def get_service(service_id: PathId, db: DbDep) -> dict:
     """One catalog entry."""
     return services.get_service(db, service_id=service_id)
 
@@ -38,13 +39,13 @@ def create_service(body: ServiceCreate, db: DbDep) -> dict:
 
 
 @router.patch("/{service_id}", response_model=ServicePublic)
-def update_service(service_id: int, body: ServiceUpdate, db: DbDep) -> dict:
+def update_service(service_id: PathId, body: ServiceUpdate, db: DbDep) -> dict:
     """Change some of a service's fields."""
     return services.update_service(db, service_id=service_id, **body.model_dump(exclude_unset=True))
 
 
 @router.delete("/{service_id}", status_code=204)
-def delete_service(service_id: int, db: DbDep) -> Response:
+def delete_service(service_id: PathId, db: DbDep) -> Response:
     """Remove a service; existing quotes keep their copy of it."""
     services.delete_service(db, service_id=service_id)
     return Response(status_code=204)

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from app.crm import tickets
 from app.deps import DbDep, OperatorDep
-from app.routers.pagination import Limit, Offset
+from app.routers.pagination import Limit, Offset, PathId, QueryId
 from app.schemas import TicketCreate, TicketStatusChange
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], dependencies=[OperatorDep])
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/tickets", tags=["tickets"], dependencies=[Operat
 @router.get("")
 def list_tickets(
     db: DbDep,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: QueryId = None,
     status: Literal["open", "in_progress", "resolved", "closed"] | None = None,
     priority: Literal["low", "normal", "high", "urgent"] | None = None,
     category: Literal["billing", "technical", "service", "delivery", "account", "callback", "other"]
@@ -36,7 +36,7 @@ def list_tickets(
 
 
 @router.get("/{ticket_id}")
-def get_ticket(ticket_id: int, db: DbDep) -> dict:
+def get_ticket(ticket_id: PathId, db: DbDep) -> dict:
     """One ticket with its status history."""
     return tickets.get_ticket(db, ticket_id=ticket_id)
 
@@ -48,6 +48,6 @@ def create_ticket(body: TicketCreate, db: DbDep) -> dict:
 
 
 @router.post("/{ticket_id}/status")
-def change_ticket_status(ticket_id: int, body: TicketStatusChange, db: DbDep) -> dict:
+def change_ticket_status(ticket_id: PathId, body: TicketStatusChange, db: DbDep) -> dict:
     """Move a ticket to another status, with an optional note kept in its history."""
     return tickets.change_status(db, ticket_id=ticket_id, status=body.status, note=body.note)

@@ -1,0 +1,36 @@
+# One image: supervisord runs the API, the agent worker and (when no LIVEKIT_URL is set) the
+# embedded LiveKit server, from the same supervisord.conf and start_all.sh as on a laptop.
+
+# The embedded LiveKit server, built from its Go module at the pinned tag.
+FROM golang:1.26-bookworm AS livekit
+RUN go install github.com/livekit/livekit-server/cmd/server@v1.13.5
+
+FROM python:3.11-slim-bookworm
+ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 API_HOST=0.0.0.0
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends espeak-ng \
+    && rm -rf /var/lib/apt/lists/*
+RUN useradd --create-home --uid 10001 ornina \
+    && mkdir -p /srv/ornina \
+    && chown ornina:ornina /srv/ornina
+WORKDIR /srv/ornina
+USER ornina
+
+COPY --chown=ornina:ornina requirements.txt requirements-dev.txt ./
+COPY --chown=ornina:ornina scripts/ scripts/
+COPY --chown=ornina:ornina --from=livekit /go/bin/server bin/livekit-server
+RUN scripts/bootstrap.sh
+
+COPY --chown=ornina:ornina personas.py supervisord.conf start_all.sh .env.example pyproject.toml ./
+COPY --chown=ornina:ornina config/ config/
+COPY --chown=ornina:ornina app/ app/
+COPY --chown=ornina:ornina agent/ agent/
+# Model files the worker needs (VAD, turn detector), fetched at build time as the same user.
+RUN .venv/bin/python -m agent download-files
+RUN mkdir -p logs data
+
+VOLUME ["/srv/ornina/data"]
+EXPOSE 8000 7880 7881 50000-50100/udp
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"
+CMD ["./start_all.sh"]

@@ -1,0 +1,187 @@
+"""Settings: a missing or invalid one stops a process with one line naming it, never its value."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from app.settings import Settings, SettingsError, load_settings
+from tests.support import PROJECT_ROOT, PYTHON, clean_env
+
+OPERATOR_KEY = "op-key-Zq9W7xT4uM2nB6vK"
+SECRET = "lk-secret-Hy3Rf8Pq1Lm5"
+
+VALID = {
+    "LIVEKIT_URL": "ws://127.0.0.1:7880",
+    "LIVEKIT_API_KEY": "APIabc123",
+    "LIVEKIT_API_SECRET": SECRET,
+    "OPERATOR_API_KEY": OPERATOR_KEY,
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test sets counts: no settings from the shell running the tests."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def load(monkeypatch: pytest.MonkeyPatch, **env: str | None) -> Settings:
+    for name, value in {**VALID, **env}.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    return load_settings(_env_file=None)
+
+
+def refusal(monkeypatch: pytest.MonkeyPatch, **env: str | None) -> str:
+    with pytest.raises(SettingsError) as raised:
+        load(monkeypatch, **env)
+    message = str(raised.value)
+    assert "\n" not in message, message
+    assert SECRET not in message and OPERATOR_KEY not in message, message
+    return message
+
+
+def test_valid_settings_and_defaults(monkeypatch: pytest.MonkeyPatch):
+    settings = load(monkeypatch)
+    assert settings.agent_name == "ornina-agent"
+    assert settings.default_language == "ar"
+    assert settings.livekit_http_url == "http://127.0.0.1:7880"
+    assert settings.missing_provider_keys() == ["OPENAI_API_KEY", "ELEVEN_API_KEY"]
+    assert SECRET not in repr(settings) and OPERATOR_KEY not in repr(settings)
+    assert SECRET not in str(settings.model_dump())
+
+
+def test_provider_keys_and_urls(monkeypatch: pytest.MonkeyPatch):
+    settings = load(
+        monkeypatch,
+        LIVEKIT_URL="wss://lk.example.com",
+        OPENAI_API_KEY="",
+        OPENAI_BASE_URL="http://127.0.0.1:9000/v1/",
+        ELEVEN_API_KEY="el-key",
+    )
+    assert settings.livekit_http_url == "https://lk.example.com"
+    assert settings.openai_api_key is None
+    assert settings.openai_base_url == "http://127.0.0.1:9000/v1"
+    assert settings.missing_provider_keys() == []
+
+
+@pytest.mark.parametrize(
+    "name", ["LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "OPERATOR_API_KEY"]
+)
+def test_a_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str):
+    assert refusal(monkeypatch, **{name: None}).startswith(f"setting {name} is missing")
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("LIVEKIT_URL", "ftp://lk.example.com"),
+        ("LIVEKIT_URL", ""),
+        ("AGENT_NAME", "bad name!"),
+        ("AGENT_HEALTH_URL", "ws://127.0.0.1:8081"),
+        ("OPENAI_BASE_URL", "not a url"),
+        ("OPERATOR_API_KEY", "short-" + OPERATOR_KEY[:5]),
+        ("DEFAULT_LANGUAGE", "fr"),
+        ("PHONE_DEFAULT_REGION", "sa"),
+        ("CALLS_RATE_LIMIT_PER_MINUTE", "0"),
+        ("CALLS_RATE_LIMIT_PER_MINUTE", "lots"),
+        ("API_PORT", "70000"),
+        ("API_PORT", "http"),
+    ],
+)
+def test_an_invalid_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str):
+    message = refusal(monkeypatch, **{name: value})
+    assert message.startswith(f"setting {name} is invalid: "), message
+    if len(value) > 4:
+        assert value not in message
+
+
+@pytest.mark.parametrize(
+    "url", ["wss://lk.example.com", "ws://10.0.0.5:7880", "https://livekit.ornina.sa"]
+)
+def test_the_dev_key_pair_is_refused_off_loopback(monkeypatch: pytest.MonkeyPatch, url: str):
+    message = refusal(
+        monkeypatch, LIVEKIT_URL=url, LIVEKIT_API_KEY="devkey", LIVEKIT_API_SECRET="secret"
+    )
+    assert "LIVEKIT_API_KEY" in message and "loopback" in message
+
+
+@pytest.mark.parametrize(
+    "url", ["ws://127.0.0.1:7880", "ws://localhost:7880", "ws://[::1]:7880", "http://127.0.0.2"]
+)
+def test_the_dev_key_pair_is_fine_on_loopback(monkeypatch: pytest.MonkeyPatch, url: str):
+    settings = load(
+        monkeypatch, LIVEKIT_URL=url, LIVEKIT_API_KEY="devkey", LIVEKIT_API_SECRET="secret"
+    )
+    assert settings.livekit_api_key == "devkey"
+
+
+@pytest.mark.parametrize(
+    "placeholder", ["x" * 32, "0" * 16, "your-operator-key-here", "your_key_goes_here"]
+)
+def test_a_placeholder_operator_key_is_refused(monkeypatch: pytest.MonkeyPatch, placeholder: str):
+    message = refusal(monkeypatch, OPERATOR_API_KEY=placeholder)
+    assert "OPERATOR_API_KEY" in message and "placeholder" in message
+    assert placeholder not in message
+
+
+# The real entry point: `python -m app` with a bad environment.
+
+
+def run_api(tmp_path, **env: str | None) -> subprocess.CompletedProcess:
+    full = clean_env(
+        **VALID,
+        CRM_DB_PATH=str(tmp_path / "crm.sqlite3"),
+        API_PORT="1",  # never reached: settings fail first
+        ORNINA_ENV_FILE=str(tmp_path / "no.env"),
+    )
+    for name, value in env.items():
+        if value is None:
+            full.pop(name, None)
+        else:
+            full[name] = value
+    return subprocess.run(
+        [PYTHON, "-m", "app"],
+        cwd=PROJECT_ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "env, name",
+    [
+        ({"LIVEKIT_URL": None}, "LIVEKIT_URL"),
+        ({"OPERATOR_API_KEY": None}, "OPERATOR_API_KEY"),
+        ({"OPERATOR_API_KEY": OPERATOR_KEY[:10]}, "OPERATOR_API_KEY"),
+        ({"OPERATOR_API_KEY": "x" * 24}, "OPERATOR_API_KEY"),
+        ({"LIVEKIT_URL": "lk.example.com"}, "LIVEKIT_URL"),
+        ({"API_PORT": "eighty"}, "API_PORT"),
+        ({"AGENT_NAME": "two words"}, "AGENT_NAME"),
+        (
+            {
+                "LIVEKIT_URL": "wss://lk.example.com",
+                "LIVEKIT_API_KEY": "devkey",
+                "LIVEKIT_API_SECRET": "secret",
+            },
+            "LIVEKIT_API_KEY",
+        ),
+    ],
+)
+def test_python_m_app_stops_with_one_line(tmp_path, env: dict, name: str):
+    result = run_api(tmp_path, **env)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert name in lines[0]
+    assert "Traceback" not in result.stderr
+    output = result.stdout + result.stderr
+    for secret in (SECRET, OPERATOR_KEY, OPERATOR_KEY[:10]):
+        assert secret not in output
+    assert not (tmp_path / "crm.sqlite3").exists()
