@@ -8,7 +8,7 @@ RUN go install github.com/livekit/livekit-server/cmd/server@v1.13.5
 FROM python:3.11-slim-bookworm
 ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 API_HOST=0.0.0.0
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends espeak-ng \
+    && apt-get install -y --no-install-recommends espeak-ng nodejs npm \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 ornina \
     && mkdir -p /srv/ornina \
@@ -16,7 +16,7 @@ RUN useradd --create-home --uid 10001 ornina \
 WORKDIR /srv/ornina
 USER ornina
 
-COPY --chown=ornina:ornina requirements.txt requirements-dev.txt ./
+COPY --chown=ornina:ornina requirements.txt requirements-dev.txt package.json package-lock.json ./
 COPY --chown=ornina:ornina scripts/ scripts/
 COPY --chown=ornina:ornina --from=livekit /go/bin/server bin/livekit-server
 RUN scripts/bootstrap.sh

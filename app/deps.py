@@ -6,7 +6,8 @@ import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlite_utils import Database
 
 from app.crm import connect
@@ -27,15 +28,18 @@ def get_db(settings: SettingsDep) -> Iterator[Database]:
 DbDep = Annotated[Database, Depends(get_db)]
 
 
+# Declared as security schemes so the OpenAPI spec (and /docs) shows how to authenticate.
+_api_key_header = APIKeyHeader(name="X-API-Key", scheme_name="OperatorKey", auto_error=False)
+_bearer = HTTPBearer(scheme_name="OperatorBearer", auto_error=False)
+
+
 def require_operator(
     settings: SettingsDep,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Depends(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """The operator key, as `X-API-Key: KEY` or `Authorization: Bearer KEY`."""
-    supplied = x_api_key
-    if supplied is None and authorization and authorization.lower().startswith("bearer "):
-        supplied = authorization[7:].strip()
+    supplied = x_api_key or (bearer.credentials if bearer else None)
     if not supplied:
         raise HTTPException(401, "operator key required", headers={"WWW-Authenticate": "Bearer"})
     expected = settings.operator_api_key.get_secret_value()

@@ -6,22 +6,40 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app.access_log import AccessLogMiddleware
 from app.crm import open_crm
 from app.errors import install_error_handlers
 from app.ratelimit import RateLimiter
 from app.routers import (
+    analytics,
     call_start,
     calls,
     customers,
     health,
+    pages,
     personas,
     quotes,
     services,
     tickets,
+    token_endpoint,
 )
 from app.settings import Settings, get_settings
+
+ROUTERS = (
+    health,
+    call_start,
+    token_endpoint,
+    calls,
+    customers,
+    tickets,
+    services,
+    quotes,
+    personas,
+    analytics,
+    pages,
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -36,8 +54,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.dependency_overrides[get_settings] = lambda: settings
     app.add_middleware(AccessLogMiddleware)
     install_error_handlers(app)
-    for module in (health, call_start, calls, customers, tickets, services, quotes, personas):
+    for module in ROUTERS:
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app
 
 

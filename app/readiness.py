@@ -29,15 +29,17 @@ def check_crm(settings: Settings) -> str | None:
 
 
 async def check_worker(settings: Settings, client: httpx.AsyncClient) -> str | None:
+    """The worker's status endpoint (agent/status_server.py): registered under our name now."""
     try:
-        health = await client.get(f"{settings.agent_health_url}/")
-        if health.status_code != 200:
-            return f"worker unhealthy: {health.text.strip()[:100]}"
         info = (await client.get(f"{settings.agent_health_url}/worker")).json()
     except (httpx.HTTPError, ValueError):
-        return "worker health endpoint not answering"
+        return "worker status endpoint not answering"
     if info.get("agent_name") != settings.agent_name:
-        return f"worker registered as {info.get('agent_name')!r}, not {settings.agent_name!r}"
+        return f"worker runs as {info.get('agent_name')!r}, not {settings.agent_name!r}"
+    if info.get("draining"):
+        return "worker is draining (shutting down)"
+    if not info.get("registered"):
+        return "worker not registered with LiveKit yet"
     return None
 
 

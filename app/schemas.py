@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
 Language = Literal["ar", "en"]
 Department = Literal["reception", "sales", "complaints"]
@@ -80,10 +80,10 @@ class ServiceCreate(Body):
     name_ar: str = Field(min_length=1, max_length=120)
     description_en: str = Field(default="", max_length=2000)
     description_ar: str = Field(default="", max_length=2000)
-    price: float = Field(ge=0, le=10_000_000)
+    price: StrictFloat = Field(ge=0, le=10_000_000)  # not true/false
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     unit: Literal["one-off", "month", "year", "hour"] = "one-off"
-    active: bool = True
+    active: StrictBool = True  # not 0/1 or "yes"
 
 
 class ServiceUpdate(Body):
@@ -92,10 +92,10 @@ class ServiceUpdate(Body):
     name_ar: str | None = Field(default=None, min_length=1, max_length=120)
     description_en: str | None = Field(default=None, max_length=2000)
     description_ar: str | None = Field(default=None, max_length=2000)
-    price: float | None = Field(default=None, ge=0, le=10_000_000)
+    price: StrictFloat | None = Field(default=None, ge=0, le=10_000_000)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     unit: Literal["one-off", "month", "year", "hour"] | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class ServicePublic(BaseModel):
@@ -120,3 +120,45 @@ class PersonaPublic(BaseModel):
     department: dict[str, str]
     tone: str
     transfers_to: list[str]
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # 422 adds `details`, /readyz adds `checks`
+
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API answers: `{"error": {"code", "message"}}`."""
+
+    error: ErrorDetail
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request body",
+    401: "Missing or wrong operator key",
+    403: "Refused",
+    404: "No such record",
+    422: "Invalid input",
+    429: "Rate limited (see `Retry-After`)",
+    503: "Not ready",
+}
+
+
+_ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer`"}},
+    429: {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI `responses=` documenting these error statuses with the JSON error body."""
+    return {
+        status: {
+            "model": ErrorResponse,
+            "description": _ERROR_DESCRIPTIONS[status],
+            **({"headers": _ERROR_HEADERS[status]} if status in _ERROR_HEADERS else {}),
+        }
+        for status in statuses
+    }

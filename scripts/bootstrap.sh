@@ -13,6 +13,10 @@ step() { printf '==> %s\n' "$*"; }
 # Debian packages: espeak-ng speaks the local notice (and the test caller's voice).
 APT_PACKAGES=(espeak-ng)
 [ "$DEV" = 1 ] && APT_PACKAGES+=(sox)
+# The call page's JavaScript comes from npm; the browser tests drive Debian's Chromium, with a
+# font that has Arabic glyphs for the screenshots.
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
+[ "$DEV" = 1 ] && APT_PACKAGES+=(chromium fonts-noto-ui-core)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -54,3 +58,20 @@ fi
 if [ -z "${LIVEKIT_URL:-}" ] || [ "$DEV" = 1 ]; then
   scripts/install_livekit_server.sh
 fi
+
+# --- browser vendor files (call page) ---------------------------------------------------------
+# livekit-client from npm (pinned in package-lock.json), copied into app/static/vendor/, which
+# the API serves: no CDN. Redone only when the lock file changes.
+if [ -f package-lock.json ]; then
+  vendor_stamp="app/static/vendor/.installed-$(sha256sum package-lock.json | cut -c1-16)"
+  if [ ! -f "$vendor_stamp" ]; then
+    step "installing the call page's JavaScript packages (npm ci)"
+    npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+    rm -rf app/static/vendor
+    mkdir -p app/static/vendor
+    cp node_modules/livekit-client/dist/livekit-client.esm.mjs app/static/vendor/livekit-client.esm.js
+    cp node_modules/livekit-client/LICENSE app/static/vendor/livekit-client.LICENSE
+    touch "$vendor_stamp"
+  fi
+fi
+# --- end of browser vendor files -----------------------------------------------------------------

@@ -56,7 +56,9 @@ def test_start_all_runs_supervisord_with_the_project_config():
 
 def test_supervisord_runs_api_agent_and_embedded_livekit_with_restarts_and_rotated_logs():
     parser = _supervisord()
-    programs = {s.split(":", 1)[1]: dict(parser[s]) for s in parser.sections() if s.startswith("program:")}
+    programs = {
+        s.split(":", 1)[1]: dict(parser[s]) for s in parser.sections() if s.startswith("program:")
+    }
     assert set(programs) == {"api", "agent", "livekit"}
     assert programs["api"]["command"].endswith("-m app")
     assert programs["agent"]["command"].endswith("-m agent start")

@@ -9,10 +9,10 @@ from app.crm import calls, customers
 from app.crm.phones import normalise_phone
 from app.deps import DbDep, SettingsDep, client_address
 from app.livekit_tokens import caller_token, job_metadata, new_room_name
-from app.schemas import CallCreate, CallStarted
+from app.schemas import CallCreate, CallStarted, error_responses
 from app.settings import Settings
 
-router = APIRouter(prefix="/api", tags=["calls"])
+router = APIRouter(prefix="/api", tags=["calls"], responses=error_responses(400, 422, 429))
 
 
 def start_call(
@@ -25,7 +25,6 @@ def start_call(
     attributes: dict[str, str] | None = None,
 ) -> CallStarted:
     """Create the call row and mint a caller token that dispatches our agent into a new room."""
-    language = body.language or settings.default_language
     phone = normalise_phone(body.phone, settings.phone_default_region) if body.phone else None
     customer = (
         customers.find_or_create_by_phone(
@@ -34,6 +33,8 @@ def start_call(
         if phone
         else None
     )
+    # unless the call asks otherwise, a known caller hears the language of their last call
+    language = body.language or (customer or {}).get("language") or settings.default_language
     room = new_room_name()
     call = calls.create_call(
         db,

@@ -7,8 +7,14 @@ from fastapi import APIRouter, Query
 from app.crm import calls
 from app.deps import DbDep, OperatorDep
 from app.routers.pagination import Limit, Offset, PathId, QueryId
+from app.schemas import error_responses
 
-router = APIRouter(prefix="/api/calls", tags=["calls"], dependencies=[OperatorDep])
+router = APIRouter(
+    prefix="/api/calls",
+    tags=["calls"],
+    dependencies=[OperatorDep],
+    responses=error_responses(401, 404, 422),
+)
 
 Timestamp = Annotated[str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-\d{2}[0-9T:.Z+-]*$")]
 

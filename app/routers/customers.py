@@ -7,9 +7,14 @@ from fastapi import APIRouter, HTTPException, Query
 from app.crm import calls, customers, quotes, tickets
 from app.deps import DbDep, OperatorDep, SettingsDep
 from app.routers.pagination import Limit, Offset, PathId
-from app.schemas import CustomerCreate, CustomerPublic, CustomerUpdate
+from app.schemas import CustomerCreate, CustomerPublic, CustomerUpdate, error_responses
 
-router = APIRouter(prefix="/api/customers", tags=["customers"], dependencies=[OperatorDep])
+router = APIRouter(
+    prefix="/api/customers",
+    tags=["customers"],
+    dependencies=[OperatorDep],
+    responses=error_responses(400, 401, 404, 422),
+)
 
 
 @router.get("", response_model=list[CustomerPublic])

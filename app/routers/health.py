@@ -4,6 +4,7 @@ from fastapi.responses import JSONResponse
 from app.deps import SettingsDep
 from app.errors import error_body
 from app.readiness import readiness
+from app.schemas import error_responses
 
 router = APIRouter(tags=["health"])
 
@@ -14,7 +15,7 @@ def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=error_responses(503))
 async def readyz(settings: SettingsDep) -> JSONResponse:
     """Ready to take calls: CRM writable, worker registered under our agent name, LiveKit up."""
     checks = await readiness(settings)

@@ -5,8 +5,14 @@ from fastapi import APIRouter
 from app.crm import quotes
 from app.deps import DbDep, OperatorDep
 from app.routers.pagination import Limit, Offset, PathId, QueryId
+from app.schemas import error_responses
 
-router = APIRouter(prefix="/api/quotes", tags=["quotes"], dependencies=[OperatorDep])
+router = APIRouter(
+    prefix="/api/quotes",
+    tags=["quotes"],
+    dependencies=[OperatorDep],
+    responses=error_responses(401, 404, 422),
+)
 
 
 @router.get("")

@@ -7,9 +7,14 @@ from fastapi import APIRouter, Body, Response
 from app.crm import services
 from app.deps import DbDep, OperatorDep
 from app.routers.pagination import PathId
-from app.schemas import ServiceCreate, ServicePublic, ServiceUpdate
+from app.schemas import ServiceCreate, ServicePublic, ServiceUpdate, error_responses
 
-router = APIRouter(prefix="/api/services", tags=["services"], dependencies=[OperatorDep])
+router = APIRouter(
+    prefix="/api/services",
+    tags=["services"],
+    dependencies=[OperatorDep],
+    responses=error_responses(400, 401, 404, 422),
+)
 
 
 @router.get("", response_model=list[ServicePublic])
@@ -40,8 +45,8 @@ def create_service(body: ServiceCreate, db: DbDep) -> dict:
 
 @router.patch("/{service_id}", response_model=ServicePublic)
 def update_service(service_id: PathId, body: ServiceUpdate, db: DbDep) -> dict:
-    """Change some of a service's fields."""
-    return services.update_service(db, service_id=service_id, **body.model_dump(exclude_unset=True))
+    """Change some of a service's fields (a field sent as null stays as it is)."""
+    return services.update_service(db, service_id=service_id, **body.model_dump(exclude_none=True))
 
 
 @router.delete("/{service_id}", status_code=204)

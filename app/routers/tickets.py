@@ -7,9 +7,14 @@ from fastapi import APIRouter
 from app.crm import tickets
 from app.deps import DbDep, OperatorDep
 from app.routers.pagination import Limit, Offset, PathId, QueryId
-from app.schemas import TicketCreate, TicketStatusChange
+from app.schemas import TicketCreate, TicketStatusChange, error_responses
 
-router = APIRouter(prefix="/api/tickets", tags=["tickets"], dependencies=[OperatorDep])
+router = APIRouter(
+    prefix="/api/tickets",
+    tags=["tickets"],
+    dependencies=[OperatorDep],
+    responses=error_responses(400, 401, 404, 422),
+)
 
 
 @router.get("")

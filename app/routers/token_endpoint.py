@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.deps import DbDep, SettingsDep, client_address
 from app.routers.call_start import start_call
-from app.schemas import CallCreate
+from app.schemas import CallCreate, error_responses
 
-router = APIRouter(prefix="/api", tags=["calls"])
+router = APIRouter(
+    prefix="/api", tags=["calls"], responses=error_responses(400, 401, 403, 422, 429)
+)
 
 # participant_attributes keys that carry the call's own fields
 CALL_ATTRIBUTES = ("language", "department", "name", "phone")

@@ -124,3 +124,27 @@ def test_personas_csv(scenario: tuple[RunningApi, dict]):
     assert [r["persona"] for r in rows] == ["reception", "sales", "complaints"]
     assert [r["name"] for r in rows] == ["Ahmed", "Sarah", "Mohammed"]
     assert rows[1]["tickets_created"] == "1"
+
+
+def test_a_date_until_includes_that_whole_day(scenario: tuple[RunningApi, dict]):
+    api, started = scenario
+    client = api.client()
+    day = client.get(f"/api/calls/{started['call_id']}").json()["created_at"][:10]
+    body = client.get("/api/analytics/personas", params={"since": day, "until": day}).json()
+    assert body["calls"] == 2
+    assert body["since"] == f"{day}T00:00:00.000Z" and body["until"] > body["since"]
+    rows = read_csv(client.get("/api/analytics/calls.csv", params={"since": day, "until": day}))
+    assert len(rows) == 2
+    moment = client.get(f"/api/calls/{started['call_id']}").json()["created_at"]
+    assert_error(
+        client.get("/api/analytics/personas", params={"since": moment, "until": moment}), 422
+    )
+
+
+def test_the_csv_follows_the_range(scenario: tuple[RunningApi, dict]):
+    api, _ = scenario
+    rows = read_csv(api.client().get("/api/analytics/personas.csv", params={"until": "2000-01-01"}))
+    assert [r["calls_handled"] for r in rows] == ["0", "0", "0"]
+    assert (
+        read_csv(api.client().get("/api/analytics/calls.csv", params={"until": "2000-01-01"})) == []
+    )

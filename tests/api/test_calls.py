@@ -193,3 +193,17 @@ def test_unknown_call_is_404(client: httpx.Client):
 def test_call_endpoints_other_than_start_need_the_key(anon: httpx.Client):
     assert_error(anon.get("/api/calls"), 401, "unauthorized")
     assert_error(anon.get("/api/calls/1"), 401, "unauthorized")
+
+
+def test_a_known_caller_gets_the_language_of_their_last_call(
+    anon: httpx.Client, client: httpx.Client
+):
+    phone = unique_phone()
+    customer = client.post("/api/customers", json={"name": "Omar", "phone": phone}).json()
+    assert client.patch(f"/api/customers/{customer['id']}", json={"language": "en"}).is_success
+    call = start_call(anon, phone=phone)
+    metadata = json.loads(decode(call["token"])["roomConfig"]["agents"][0]["metadata"])
+    assert metadata["language"] == call["language"] == "en"
+    # a language the call asks for wins over the record's
+    asked = start_call(anon, phone=phone, language="ar")
+    assert asked["language"] == "ar"

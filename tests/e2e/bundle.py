@@ -38,7 +38,12 @@ class Bundle:
     # -- supervisord -----------------------------------------------------------------------
     def supervisorctl(self, *args: str) -> str:
         result = subprocess.run(
-            [str(self.root / ".venv/bin/supervisorctl"), "-c", str(self.root / "supervisord.conf"), *args],
+            [
+                str(self.root / ".venv/bin/supervisorctl"),
+                "-c",
+                str(self.root / "supervisord.conf"),
+                *args,
+            ],
             capture_output=True,
             text=True,
             env=self.env,

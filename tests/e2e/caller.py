@@ -63,10 +63,15 @@ class Caller:
         )
 
     def _on_participant(self, participant: rtc.RemoteParticipant) -> None:
-        if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT and self.agent_joined_at is None:
+        if (
+            participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+            and self.agent_joined_at is None
+        ):
             self.agent_joined_at = time.monotonic()
 
-    def _on_track(self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant) -> None:
+    def _on_track(
+        self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
         if track.kind == rtc.TrackKind.KIND_AUDIO:
             self._readers.append(asyncio.create_task(self._listen(track)))
 

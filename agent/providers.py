@@ -1,0 +1,106 @@
+"""Speech and language providers, chosen by settings.
+
+OpenAI (or any OpenAI-compatible server at `openai_base_url`) for STT and the LLM; ElevenLabs
+for each persona's voice when its key is set, with OpenAI TTS in the persona's fallback voice
+behind it (or alone). Models are built per call and cached per persona and language.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from livekit.agents import llm, stt, tts
+from livekit.plugins import elevenlabs, openai
+
+from app.settings import Settings
+from personas import PersonaType, get_persona
+
+logger = logging.getLogger("ornina.agent.providers")
+
+LLM_TEMPERATURE = 0.4
+# self-hosted servers can be slow to the first token; the plugin's default read timeout is 5 s
+LLM_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=10.0)
+NO_KEY = "no-key"
+"""An OpenAI-compatible server without auth still needs some key for the client."""
+
+
+def pipeline_available(settings: Settings) -> bool:
+    """Whether callers can be served at all: STT and the LLM need OpenAI or a compatible server."""
+    return settings.openai_api_key is not None or settings.openai_base_url is not None
+
+
+class Providers:
+    """One call's models. `llm()` for the session, `stt()`/`tts()` for each persona."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stt: dict[str, stt.STT] = {}
+        self._tts: dict[tuple[PersonaType, str], tts.TTS] = {}
+        self._llm: llm.LLM | None = None
+
+    @property
+    def _openai(self) -> dict[str, str]:
+        settings = self._settings
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else NO_KEY
+        options = {"api_key": key}
+        if settings.openai_base_url:
+            options["base_url"] = settings.openai_base_url
+        return options
+
+    def llm(self) -> llm.LLM:
+        if self._llm is None:
+            self._llm = openai.LLM(
+                model=self._settings.llm_model,
+                temperature=LLM_TEMPERATURE,
+                parallel_tool_calls=False,
+                timeout=LLM_TIMEOUT,
+                **self._openai,
+            )
+        return self._llm
+
+    def stt(self, language: str) -> stt.STT:
+        if language not in self._stt:
+            self._stt[language] = openai.STT(
+                model=self._settings.stt_model, language=language, **self._openai
+            )
+        return self._stt[language]
+
+    def tts(self, persona: PersonaType, language: str) -> tts.TTS:
+        key = (persona, language)
+        if key not in self._tts:
+            chain = self.tts_chain(persona, language)
+            self._tts[key] = chain[0] if len(chain) == 1 else tts.FallbackAdapter(chain)
+        return self._tts[key]
+
+    def tts_chain(self, persona: PersonaType, language: str) -> list[tts.TTS]:
+        """The persona's voices in order of preference."""
+        settings = self._settings
+        spec = get_persona(persona)
+        chain: list[tts.TTS] = []
+        if settings.eleven_api_key is not None:
+            chain.append(
+                elevenlabs.TTS(
+                    voice_id=getattr(settings, spec.voice_setting),
+                    model=settings.elevenlabs_model,
+                    language=language,
+                    api_key=settings.eleven_api_key.get_secret_value(),
+                )
+            )
+        if pipeline_available(settings):
+            chain.append(
+                openai.TTS(model=settings.tts_model, voice=spec.openai_voice, **self._openai)
+            )
+        if not chain:
+            raise RuntimeError("no TTS provider is configured")
+        return chain
+
+    async def aclose(self) -> None:
+        models: list[llm.LLM | stt.STT | tts.TTS] = [*self._stt.values(), *self._tts.values()]
+        if self._llm is not None:
+            models.append(self._llm)
+        for model in models:
+            try:
+                await model.aclose()
+            except Exception:
+                logger.debug("closing a provider failed", exc_info=True)

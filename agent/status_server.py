@@ -1,0 +1,58 @@
+"""The worker's status endpoint at AGENT_HEALTH_URL, which the API's `/readyz` reads.
+
+LiveKit's own health server answers OK while the worker is still (re)connecting, and its
+`/worker` does not say whether the worker is registered. A call placed in that window is never
+dispatched, so readiness needs "registered under our name right now": that is what this serves.
+LiveKit's health server moves to a free port of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from livekit.agents import AgentServer
+
+logger = logging.getLogger("ornina.agent.status")
+
+UNREGISTERED = "unregistered"
+
+
+def worker_status(server: AgentServer, agent_name: str) -> dict:
+    # AgentServer sets `_connecting` from the start of each connection attempt until the
+    # server accepts the registration (livekit-agents 1.8.9, pinned); `id` stays
+    # "unregistered" until the first registration.
+    connecting = getattr(server, "_connecting", False)
+    registered = server.id != UNREGISTERED and not connecting
+    return {
+        "agent_name": agent_name,
+        "registered": registered,
+        "worker_id": server.id if registered else None,
+        "draining": server.draining,
+        "active_jobs": len(server.active_jobs),
+    }
+
+
+def status_app(server: AgentServer, agent_name: str) -> web.Application:
+    async def health(_: web.Request) -> web.Response:
+        status = worker_status(server, agent_name)
+        if status["draining"]:
+            return web.Response(status=503, text="draining: no new calls")
+        if not status["registered"]:
+            return web.Response(status=503, text="not registered with LiveKit")
+        return web.Response(text="OK")
+
+    async def worker(_: web.Request) -> web.Response:
+        return web.json_response(worker_status(server, agent_name))
+
+    app = web.Application()
+    app.add_routes([web.get("/", health), web.get("/worker", worker)])
+    return app
+
+
+async def serve_status(server: AgentServer, agent_name: str, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(status_app(server, agent_name), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host or None, port).start()
+    logger.info("worker status endpoint listening", extra={"port": port})
+    return runner

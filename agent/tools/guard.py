@@ -1,0 +1,77 @@
+"""How tool failures reach the model: as a `ToolError` it can read and recover from, never as
+an exception that ends the call."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from livekit.agents import ToolError
+
+from agent.call_state import CallState
+from agent.caller_records import NotTheCallersNumber
+from app.crm import CrmError
+
+logger = logging.getLogger("ornina.agent.tools")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+NOT_THE_CALLERS_NUMBER = (
+    "That phone number cannot be used for this caller. Do not say whether it is known to us or "
+    "whose it is. Ask the caller for their own number, or continue without it."
+)
+UNEXPECTED = (
+    "This action failed because of an internal problem. Apologise briefly and offer to try "
+    "again or to have someone call the caller back."
+)
+
+
+def guarded(tool: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn CRM refusals into their one-line message and anything unexpected (logged with its
+    traceback) into a neutral `ToolError`."""
+
+    @functools.wraps(tool)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await tool(*args, **kwargs)
+        except ToolError:
+            raise
+        except NotTheCallersNumber:
+            raise ToolError(NOT_THE_CALLERS_NUMBER) from None
+        except CrmError as error:
+            raise ToolError(str(error)) from None
+        except Exception:
+            logger.exception("tool failed", extra={"tool": tool.__name__})
+            raise ToolError(UNEXPECTED) from None
+
+    return wrapper
+
+
+def text_arg(value: str | None, name: str, *, max_length: int = 500) -> str | None:
+    """An optional text argument: blank means not given; too long is refused."""
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    if len(text) > max_length:
+        raise ToolError(f"{name} is too long (at most {max_length} characters)")
+    return text or None
+
+
+def required_text(value: str | None, name: str, *, max_length: int = 500) -> str:
+    text = text_arg(value, name, max_length=max_length)
+    if text is None:
+        raise ToolError(f"{name} is empty: fill it in and try again")
+    return text
+
+
+def caller_record(state: CallState) -> int:
+    """The caller's own record id, or a ToolError telling the model how to get one."""
+    if state.customer_id is None:
+        raise ToolError(
+            "The caller has no CRM record on this call yet. Ask for their name and phone "
+            "number, save them with update_contact_details, then try again."
+        )
+    return state.customer_id

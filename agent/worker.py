@@ -1,0 +1,233 @@
+"""The LiveKit worker: registration under the configured agent name, models loaded once per
+job process, and the entrypoint that answers each call."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+from urllib.parse import urlparse
+
+from livekit import local_inference
+from livekit.agents import (
+    Agent,
+    AgentServer,
+    AgentSession,
+    JobContext,
+    JobExecutorType,
+    JobProcess,
+    TurnHandlingOptions,
+    inference,
+    room_io,
+    vad,
+)
+from livekit.agents.worker import ServerEnvOption
+from livekit.plugins import silero
+
+from agent import log_privacy
+from agent.call_state import CallState, open_call
+from agent.crm import CallCrm
+from agent.local_tts import EspeakTTS, espeak_available
+from agent.metadata import parse_metadata
+from agent.notices import APOLOGY, NOT_CONFIGURED
+from agent.providers import Providers, pipeline_available
+from agent.recorder import CallRecorder
+from agent.session import create_session, start_call
+from agent.status_server import serve_status
+from app.crm import calls as crm_calls
+from app.crm.phones import mask_phone
+from app.settings import Settings, get_settings
+
+logger = logging.getLogger("ornina.agent.worker")
+
+DEFAULT_HEALTH_PORT = 8081
+MAX_CONCURRENT_CALLS = 20
+"""Calls per worker process tree; the worker reports itself full beyond this."""
+DRAIN_TIMEOUT = 900
+"""Seconds a SIGTERM waits for calls in progress to end (supervisord's stopwaitsecs must be at
+least this)."""
+CONNECT_RETRIES = 1_000_000
+"""Effectively forever: a worker that starts before its LiveKit server keeps retrying (every
+10 s) instead of exiting."""
+IDLE_PROCESSES = min(os.cpu_count() or 1, 4)
+PARTICIPANT_TIMEOUT = 20.0
+NOTICE_PLAYOUT_TIMEOUT = 30.0
+_background: set[asyncio.Future] = set()
+
+
+def health_address(url: str) -> tuple[str, int]:
+    """Where the worker's health server listens, from `agent_health_url`.
+
+    An IP address or localhost is bound as given; any other host name means "reachable from
+    elsewhere", so every interface is bound."""
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    port = parsed.port or DEFAULT_HEALTH_PORT
+    if host == "localhost":
+        return host, port
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return "", port
+    return host, port
+
+
+def call_load(server: AgentServer) -> float:
+    """Load as the share of call slots in use, so a busy CPU (a self-hosted model on the same
+    box) never makes the worker refuse calls."""
+    return len(server.active_jobs) / MAX_CONCURRENT_CALLS
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Once per job process, before any call: the VAD and the turn detector's weights."""
+    proc.userdata["vad"] = silero.VAD.load()
+    local_inference.init_eot()
+
+
+def build_server(settings: Settings) -> AgentServer:
+    host, port = health_address(settings.agent_health_url)
+    server = AgentServer(
+        ws_url=settings.livekit_url,
+        api_key=settings.livekit_api_key,
+        api_secret=settings.livekit_api_secret.get_secret_value(),
+        host="127.0.0.1",
+        port=0,
+        setup_fnc=prewarm,
+        load_fnc=call_load,
+        load_threshold=1.0,
+        job_executor_type=JobExecutorType.PROCESS,
+        num_idle_processes=ServerEnvOption(dev_default=1, prod_default=IDLE_PROCESSES),
+        drain_timeout=DRAIN_TIMEOUT,
+        max_retry=CONNECT_RETRIES,
+    )
+    server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    server.on("worker_started", lambda: _on_worker_started(settings, server, host, port))
+    return server
+
+
+def _on_worker_started(settings: Settings, server: AgentServer, host: str, port: int) -> None:
+    log_privacy.install()
+    # LiveKit's own health server took a free port; ours answers at AGENT_HEALTH_URL.
+    _background.add(asyncio.ensure_future(serve_status(server, settings.agent_name, host, port)))
+    missing = settings.missing_provider_keys()
+    if not pipeline_available(settings):
+        logger.warning(
+            "provider keys missing: callers will hear a short notice instead of an assistant",
+            extra={"missing": missing},
+        )
+    elif missing:
+        logger.warning("optional provider keys missing", extra={"missing": missing})
+    if pipeline_available(settings) and not espeak_available():
+        logger.warning("espeak-ng not found: no local voice for apologies if every TTS fails")
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    settings = get_settings()
+    meta = parse_metadata(ctx.job.metadata, region=settings.phone_default_region)
+    ctx.log_context_fields = {"room": ctx.room.name, "call_id": meta.call_id}
+    logger.info(
+        "call dispatched",
+        extra={"department": meta.department.value, "phone": mask_phone(meta.phone)},
+    )
+    providers = Providers(settings) if pipeline_available(settings) else None
+    try:
+        crm = await CallCrm.open(settings.crm_db_path)
+        state = await open_call(
+            crm,
+            meta,
+            room=ctx.room.name,
+            default_language=settings.default_language,
+            region=settings.phone_default_region,
+            voice=providers,
+        )
+    except Exception:
+        logger.exception("could not open the call in the CRM")
+        language = meta.language or settings.default_language
+        await _speak_and_leave(ctx, APOLOGY[language], language=language)
+        return
+
+    if providers is None:
+        state.outcome = "providers_not_configured"
+        await _speak_and_leave(
+            ctx, NOT_CONFIGURED[state.language], language=state.language, state=state
+        )
+        return
+
+    await ctx.connect()
+    state.room = ctx.room
+    session = create_session(
+        state,
+        llm=providers.llm(),
+        vad=_vad(ctx.proc),
+        turn_detection=inference.TurnDetector(version="v1-mini"),
+    )
+    try:
+        recorder, _ = await start_call(
+            session,
+            state,
+            room=ctx.room,
+            room_options=room_io.RoomOptions(delete_room_on_close=True),
+            local_voice=EspeakTTS if espeak_available() else None,
+        )
+    except Exception:
+        logger.exception("could not start the call")
+        await state.crm.run(crm_calls.end_call, call_id=state.call_id, outcome="agent_failed")
+        await providers.aclose()
+        await state.crm.aclose()
+        ctx.shutdown(reason="could not start the call")
+        return
+
+    async def close_call() -> None:
+        await recorder.finish()
+        await providers.aclose()
+        await state.crm.aclose()
+
+    ctx.add_shutdown_callback(close_call)
+
+
+async def _speak_and_leave(
+    ctx: JobContext, text: str, *, language: str, state: CallState | None = None
+) -> None:
+    """Say one thing with the local voice, then end the call (no provider needed)."""
+    session: AgentSession[CallState | None] = AgentSession(
+        userdata=state,
+        tts=EspeakTTS(language=language),
+        vad=None,
+        turn_handling=TurnHandlingOptions(turn_detection=None),
+    )
+    recorder = CallRecorder(session, state) if state is not None else None
+    if state is not None:
+        await state.crm.run(crm_calls.mark_agent_joined, call_id=state.call_id)
+        state.crm.submit(
+            crm_calls.add_event,
+            call_id=state.call_id,
+            kind="agent_joined",
+            persona=state.persona.value,
+        )
+
+    async def close_call() -> None:
+        if recorder is not None and state is not None:
+            await recorder.finish()
+            await state.crm.aclose()
+
+    ctx.add_shutdown_callback(close_call)
+    await session.start(
+        Agent(instructions="You only read out a notice."),
+        room=ctx.room,
+        room_options=room_io.RoomOptions(
+            audio_input=False, text_input=False, delete_room_on_close=True
+        ),
+    )
+    try:
+        await asyncio.wait_for(ctx.wait_for_participant(), PARTICIPANT_TIMEOUT)
+        handle = session.say(text, allow_interruptions=False)
+        await asyncio.wait_for(handle.wait_for_playout(), NOTICE_PLAYOUT_TIMEOUT)
+    except Exception:
+        logger.exception("could not play the notice")
+    session.shutdown()
+
+
+def _vad(proc: JobProcess) -> vad.VAD:
+    loaded = proc.userdata.get("vad")
+    return loaded if loaded is not None else silero.VAD.load()

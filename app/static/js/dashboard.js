@@ -1,0 +1,619 @@
+// The operator dashboard: calls (live and recent, with transcript, persona timeline, transfers
+// and latency per turn), customers, tickets and per-persona analytics with CSV export.
+// Every data call sends the operator key, which the operator types in; it is kept in
+// sessionStorage only (this tab).
+
+import { barChart } from './charts.js';
+import { el, LANG, loadPersonas, personaLabel, t } from './common.js';
+
+const KEY_STORAGE = 'ornina.operatorKey';
+const PERSONA_KEYS = ['reception', 'sales', 'complaints'];
+const TICKET_STATUSES = ['open', 'in_progress', 'resolved', 'closed'];
+const REFRESH_MS = 3000;
+const LIVE_WINDOW_MS = 10 * 60 * 1000; // "waiting" calls older than this are abandoned pages
+const LOCALE = LANG === 'ar' ? 'ar-u-nu-latn' : 'en-GB';
+
+const $ = (id) => document.getElementById(id);
+const view = $('view');
+const viewError = $('view-error');
+let personas = {};
+let refreshTimer = null;
+let renderCount = 0;
+const analyticsRange = { since: daysAgo(29), until: daysAgo(0) };
+
+class Unauthorized extends Error {}
+
+// -- the API --------------------------------------------------------------------------------
+
+function operatorKey() {
+  return sessionStorage.getItem(KEY_STORAGE);
+}
+
+async function api(path, { method = 'GET', body } = {}) {
+  const headers = { 'X-API-Key': operatorKey() ?? '' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401) throw new Unauthorized();
+  if (!response.ok) {
+    let message = `${response.status}`;
+    try {
+      message = (await response.json()).error.message;
+    } catch {
+      // not our JSON error: keep the status
+    }
+    throw new Error(message);
+  }
+  return response;
+}
+
+const getJson = async (path) => (await api(path)).json();
+
+function query(params) {
+  const entries = Object.entries(params).filter(([, value]) => value !== undefined && value !== '');
+  return entries.length ? `?${new URLSearchParams(entries)}` : '';
+}
+
+// -- formatting -----------------------------------------------------------------------------
+
+const dateTime = new Intl.DateTimeFormat(LOCALE, { dateStyle: 'medium', timeStyle: 'medium' });
+const timeOnly = new Intl.DateTimeFormat(LOCALE, { timeStyle: 'medium' });
+const number = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 2 });
+
+const when = (iso) => (iso ? dateTime.format(new Date(iso)) : '—');
+const clock = (iso) => (iso ? timeOnly.format(new Date(iso)) : '—');
+const seconds = (value) => (value == null ? '—' : t('dash_seconds', { n: number.format(value) }));
+
+/** The translated label of an enumerated value (`status_ended`), or the value itself. */
+function label(prefix, value) {
+  if (value == null || value === '') return '—';
+  const key = `${prefix}${value}`;
+  const text = t(key);
+  return text === key ? String(value) : text;
+}
+
+const persona = (key, options) => (key ? personaLabel(personas, key, options) : '—');
+const direction = (language) => (language === 'en' ? 'ltr' : 'rtl');
+
+function daysAgo(days) {
+  const day = new Date(Date.now() - days * 86400000);
+  return day.toISOString().slice(0, 10);
+}
+
+// -- building blocks ------------------------------------------------------------------------
+
+function table(id, columns, rows, { onRow, empty = t('dash_no_rows') } = {}) {
+  if (!rows.length) return el('p', { id, class: 'hint', 'data-empty': 'true' }, empty);
+  return el(
+    'div',
+    { class: 'table-wrap' },
+    el(
+      'table',
+      { id },
+      el('thead', {}, el('tr', {}, columns.map(([heading]) => el('th', { scope: 'col' }, heading)))),
+      el(
+        'tbody',
+        {},
+        rows.map((row) =>
+          el(
+            'tr',
+            {
+              class: onRow ? 'link-row' : undefined,
+              dataset: { id: row.id ?? '' },
+              onclick: onRow ? () => onRow(row) : undefined,
+            },
+            columns.map(([, cell]) => el('td', {}, cell(row))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function facts(pairs) {
+  return el(
+    'dl',
+    { class: 'facts' },
+    pairs.flatMap(([term, value]) => [el('dt', {}, term), el('dd', {}, value)]),
+  );
+}
+
+function section(title, ...children) {
+  return el('section', { class: 'card' }, el('h2', {}, title), ...children);
+}
+
+const link = (hash, text) => el('a', { href: hash }, text);
+const badge = (cls, text) => el('span', { class: `badge ${cls}` }, text);
+
+const callColumns = [
+  [t('dash_col_id'), (c) => link(`#call/${c.id}`, c.id)],
+  [t('dash_col_started'), (c) => when(c.created_at)],
+  [t('dash_col_caller'), (c) => callerName(c)],
+  [t('dash_col_language'), (c) => label('language_', c.language)],
+  [t('dash_col_personas'), (c) => personasVisited(c)],
+  [t('dash_col_status'), (c) => badge(c.status, label('status_', c.status))],
+  [t('dash_col_duration'), (c) => seconds(c.duration_seconds)],
+  [t('dash_col_outcome'), (c) => c.outcome ?? '—'],
+];
+
+function callerName(call) {
+  const text = call.caller_name || call.caller_phone || '—';
+  return el('span', { dir: 'auto' }, text);
+}
+
+function personasVisited(call) {
+  const visited = call.personas_visited?.length ? call.personas_visited : [call.department];
+  return visited.map((key) => persona(key, { nameOnly: true })).join(LANG === 'ar' ? ' ← ' : ' → ');
+}
+
+// -- views ----------------------------------------------------------------------------------
+
+async function viewCalls() {
+  const recentSince = new Date(Date.now() - LIVE_WINDOW_MS).toISOString();
+  const [active, waiting, ended] = await Promise.all([
+    getJson(`/api/calls${query({ status: 'active', limit: 100 })}`),
+    getJson(`/api/calls${query({ status: 'created', since: recentSince, limit: 100 })}`),
+    getJson(`/api/calls${query({ status: 'ended', limit: 50 })}`),
+  ]);
+  const open = (call) => (location.hash = `#call/${call.id}`);
+  return [
+    section(
+      t('dash_live_calls'),
+      table('live-calls', callColumns, [...active, ...waiting], {
+        onRow: open,
+        empty: t('dash_no_live_calls'),
+      }),
+    ),
+    section(t('dash_recent_calls'), table('recent-calls', callColumns, ended, { onRow: open })),
+  ];
+}
+
+async function viewCall(id) {
+  const call = await getJson(`/api/calls/${id}`);
+  const entered = call.events.filter((event) => event.kind === 'persona_entered');
+  const transfers = call.events.filter((event) => event.kind === 'transfer');
+  const caller = call.customer_id
+    ? link(`#customer/${call.customer_id}`, callerName(call))
+    : callerName(call);
+  return [
+    el('h1', {}, t('dash_call', { id: call.id })),
+    section(
+      t('dash_col_details'),
+      facts([
+        [t('dash_col_status'), badge(call.status, label('status_', call.status))],
+        [t('dash_col_started'), when(call.created_at)],
+        [t('dash_col_caller'), caller],
+        [t('dash_col_phone'), el('span', { dir: 'ltr' }, call.caller_phone ?? '—')],
+        [t('dash_col_language'), label('language_', call.language)],
+        [t('dash_col_department'), personas[call.department]?.department[LANG] ?? call.department],
+        [t('dash_col_duration'), seconds(call.duration_seconds)],
+        [t('dash_col_outcome'), call.outcome ?? '—'],
+      ]),
+    ),
+    section(
+      t('dash_timeline'),
+      entered.length
+        ? el(
+            'ol',
+            { class: 'timeline', id: 'timeline' },
+            entered.map((event) =>
+              el('li', { dataset: { persona: event.persona } }, `${persona(event.persona)} · ${clock(event.at)}`),
+            ),
+          )
+        : el('p', { id: 'timeline', class: 'hint' }, personasVisited(call)),
+    ),
+    section(
+      t('dash_transfers'),
+      table(
+        'transfers',
+        [
+          [t('dash_col_time'), (e) => clock(e.at)],
+          [t('dash_col_from'), (e) => persona(e.data.from)],
+          [t('dash_col_to'), (e) => persona(e.data.to)],
+          [t('dash_col_reason'), (e) => el('span', { dir: 'auto' }, e.data.reason ?? '—')],
+        ],
+        transfers.map((event) => ({ ...event, id: `${event.data.from}-${event.data.to}` })),
+      ),
+    ),
+    section(t('dash_transcript'), transcript(call)),
+    section(
+      t('dash_events'),
+      table(
+        'events',
+        [
+          [t('dash_col_time'), (e) => clock(e.at)],
+          [t('dash_col_event'), (e) => label('event_', e.kind)],
+          [t('dash_col_persona'), (e) => persona(e.persona)],
+          [t('dash_col_details'), (e) => eventDetails(e.data)],
+        ],
+        call.events,
+      ),
+    ),
+  ];
+}
+
+function eventDetails(data) {
+  const entries = Object.entries(data ?? {});
+  if (!entries.length) return '';
+  return el('code', { dir: 'ltr' }, entries.map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' · '));
+}
+
+function transcript(call) {
+  if (!call.transcript.length) return el('p', { id: 'transcript', class: 'hint' }, t('dash_no_rows'));
+  return el(
+    'ol',
+    { class: 'transcript', id: 'transcript' },
+    call.transcript.map((turn) => {
+      const language = turn.language || call.language;
+      const who = turn.role === 'caller' ? t('dash_caller') : persona(turn.persona, { nameOnly: true });
+      return el(
+        'li',
+        { class: turn.role, dir: direction(language), lang: language, dataset: { role: turn.role, persona: turn.persona ?? '' } },
+        el('span', { class: 'who' }, who, turn.interrupted ? ` (${t('dash_interrupted')})` : ''),
+        el('p', { class: 'text' }, turn.text),
+        turn.role === 'agent' ? latency(turn) : null,
+      );
+    }),
+  );
+}
+
+function latency(turn) {
+  const parts = [
+    ['dash_latency_e2e', turn.e2e_latency],
+    ['dash_latency_eot', turn.end_of_turn_delay],
+    ['dash_latency_stt', turn.transcription_delay],
+    ['dash_latency_llm', turn.llm_ttft],
+    ['dash_latency_tts', turn.tts_ttfb],
+  ].filter(([, value]) => value != null);
+  if (!parts.length) return null;
+  return el(
+    'span',
+    { class: 'latency', dir: LANG === 'ar' ? 'rtl' : 'ltr', lang: LANG, dataset: { e2e: turn.e2e_latency ?? '' } },
+    `${t('dash_latency')}: `,
+    parts.map(([key, value]) => `${t(key)} ${seconds(value)}`).join(' · '),
+  );
+}
+
+const customerColumns = [
+  [t('dash_col_name'), (c) => link(`#customer/${c.id}`, el('span', { dir: 'auto' }, c.name ?? '—'))],
+  [t('dash_col_phone'), (c) => el('span', { dir: 'ltr' }, c.phone ?? '—')],
+  [t('dash_col_email'), (c) => c.email ?? '—'],
+  [t('dash_col_language'), (c) => label('language_', c.language)],
+  [t('dash_col_created'), (c) => when(c.created_at)],
+];
+
+let customerSearch = '';
+
+async function viewCustomers() {
+  const customers = await getJson(`/api/customers${query({ search: customerSearch, limit: 100 })}`);
+  const input = el('input', { id: 'customer-search', type: 'search', value: customerSearch, placeholder: t('dash_search') });
+  const form = el(
+    'form',
+    {
+      class: 'toolbar',
+      onsubmit: (event) => {
+        event.preventDefault();
+        customerSearch = input.value.trim();
+        render();
+      },
+    },
+    input,
+    el('button', { type: 'submit' }, t('dash_search_button')),
+  );
+  return [form, table('customers', customerColumns, customers, { onRow: (c) => (location.hash = `#customer/${c.id}`) })];
+}
+
+const ticketColumns = [
+  [t('dash_col_number'), (x) => link(`#ticket/${x.id}`, el('span', { dir: 'ltr' }, x.number))],
+  [t('dash_col_subject'), (x) => el('span', { dir: 'auto' }, x.subject)],
+  [t('dash_col_category'), (x) => label('category_', x.category)],
+  [t('dash_col_priority'), (x) => label('priority_', x.priority)],
+  [t('dash_col_status'), (x) => badge(x.status, label('ticket_status_', x.status))],
+  [t('dash_col_sla'), (x) => when(x.sla_due_at)],
+];
+
+const quoteColumns = [
+  [t('dash_col_number'), (q) => el('span', { dir: 'ltr' }, q.number)],
+  [t('dash_col_items'), (q) => q.items.map((item) => `${item[`name_${LANG}`]} × ${item.quantity}`).join('، ')],
+  [t('dash_col_total'), (q) => el('span', { dir: 'ltr' }, `${number.format(q.total)} ${q.currency}`)],
+  [t('dash_col_valid_until'), (q) => when(q.valid_until)],
+  [t('dash_col_created'), (q) => when(q.created_at)],
+];
+
+async function viewCustomer(id) {
+  const customer = await getJson(`/api/customers/${id}`);
+  return [
+    el('h1', { dir: 'auto' }, customer.name ?? customer.phone ?? t('dash_customer')),
+    section(
+      t('dash_customer'),
+      facts([
+        [t('dash_col_name'), el('span', { dir: 'auto' }, customer.name ?? '—')],
+        [t('dash_col_phone'), el('span', { dir: 'ltr' }, customer.phone ?? '—')],
+        [t('dash_col_email'), customer.email ?? '—'],
+        [t('dash_col_interest'), customer.service_interest ?? '—'],
+        [t('dash_col_language'), label('language_', customer.language)],
+        [t('dash_col_created'), when(customer.created_at)],
+      ]),
+    ),
+    section(t('dash_calls'), table('customer-calls', callColumns, customer.calls, { onRow: (c) => (location.hash = `#call/${c.id}`) })),
+    section(t('dash_tickets'), table('customer-tickets', ticketColumns, customer.tickets, { onRow: (x) => (location.hash = `#ticket/${x.id}`) })),
+    section(t('dash_quotes'), table('customer-quotes', quoteColumns, customer.quotes)),
+  ];
+}
+
+let ticketStatus = '';
+
+async function viewTickets() {
+  const tickets = await getJson(`/api/tickets${query({ status: ticketStatus, limit: 100 })}`);
+  const select = el(
+    'select',
+    {
+      id: 'ticket-status',
+      onchange: () => {
+        ticketStatus = select.value;
+        render();
+      },
+    },
+    el('option', { value: '' }, t('dash_all')),
+    TICKET_STATUSES.map((s) => el('option', { value: s, selected: s === ticketStatus }, label('ticket_status_', s))),
+  );
+  return [
+    el('div', { class: 'toolbar' }, el('label', { for: 'ticket-status' }, t('dash_col_status')), select),
+    table('tickets', ticketColumns, tickets, { onRow: (x) => (location.hash = `#ticket/${x.id}`) }),
+  ];
+}
+
+async function viewTicket(id) {
+  const ticket = await getJson(`/api/tickets/${id}`);
+  const status = el(
+    'select',
+    { id: 'new-status' },
+    TICKET_STATUSES.map((s) => el('option', { value: s, selected: s === ticket.status }, label('ticket_status_', s))),
+  );
+  const note = el('input', { id: 'status-note', maxlength: 2000 });
+  const form = el(
+    'form',
+    {
+      id: 'status-form',
+      class: 'toolbar',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        await guarded(() => api(`/api/tickets/${ticket.id}/status`, { method: 'POST', body: { status: status.value, note: note.value } }));
+        render();
+      },
+    },
+    el('label', { for: 'new-status' }, t('dash_change_status')),
+    status,
+    el('label', { for: 'status-note' }, t('dash_note')),
+    note,
+    el('button', { type: 'submit', class: 'primary' }, t('dash_save')),
+  );
+  return [
+    el('h1', { dir: 'auto' }, t('dash_ticket', { number: ticket.number })),
+    section(
+      ticket.subject,
+      facts([
+        [t('dash_col_status'), badge(ticket.status, label('ticket_status_', ticket.status))],
+        [t('dash_col_category'), label('category_', ticket.category)],
+        [t('dash_col_priority'), label('priority_', ticket.priority)],
+        [t('dash_col_sla'), when(ticket.sla_due_at)],
+        [t('dash_customer'), link(`#customer/${ticket.customer_id}`, `#${ticket.customer_id}`)],
+        [t('dash_calls'), ticket.call_id ? link(`#call/${ticket.call_id}`, `#${ticket.call_id}`) : '—'],
+        [t('dash_description'), el('span', { dir: 'auto' }, ticket.description || '—')],
+      ]),
+    ),
+    section(
+      t('dash_history'),
+      table(
+        'ticket-history',
+        [
+          [t('dash_col_time'), (h) => when(h.at)],
+          [t('dash_col_change'), (h) => `${label('ticket_status_', h.from_status)} ${LANG === 'ar' ? '←' : '→'} ${label('ticket_status_', h.to_status)}`],
+          [t('dash_col_note'), (h) => el('span', { dir: 'auto' }, h.note || '—')],
+        ],
+        ticket.history,
+      ),
+      form,
+    ),
+  ];
+}
+
+const METRICS = [
+  ['calls_handled', 'dash_m_calls_handled', number.format],
+  ['transfers_in', 'dash_m_transfers_in', number.format],
+  ['transfers_out', 'dash_m_transfers_out', number.format],
+  ['avg_handling_seconds', 'dash_m_avg_handling', seconds],
+  ['tickets_created', 'dash_m_tickets', number.format],
+  ['quotes_created', 'dash_m_quotes', number.format],
+  ['turn_latency_p50', 'dash_m_p50', seconds],
+  ['turn_latency_p90', 'dash_m_p90', seconds],
+];
+
+async function viewAnalytics() {
+  const range = query(analyticsRange);
+  const data = await getJson(`/api/analytics/personas${range}`);
+  const byPersona = Object.fromEntries(data.personas.map((row) => [row.persona, row]));
+  const since = el('input', { id: 'since', type: 'date', value: analyticsRange.since });
+  const until = el('input', { id: 'until', type: 'date', value: analyticsRange.until });
+  const form = el(
+    'form',
+    {
+      class: 'toolbar',
+      onsubmit: (event) => {
+        event.preventDefault();
+        analyticsRange.since = since.value;
+        analyticsRange.until = until.value;
+        render();
+      },
+    },
+    el('label', { for: 'since' }, t('dash_from')),
+    since,
+    el('label', { for: 'until' }, t('dash_to')),
+    until,
+    el('button', { type: 'submit', class: 'primary' }, t('dash_apply')),
+    el('button', { type: 'button', id: 'export-analytics', onclick: () => download(`/api/analytics/personas.csv${range}`, 'ornina-persona-analytics.csv') }, t('dash_export_analytics')),
+    el('button', { type: 'button', id: 'export-calls', onclick: () => download(`/api/analytics/calls.csv${range}`, 'ornina-calls.csv') }, t('dash_export_calls')),
+  );
+  const groups = PERSONA_KEYS.map((key) => ({ key, label: persona(key, { nameOnly: true }) }));
+  const series = (field, key) => ({
+    key: field,
+    label: t(key),
+    values: Object.fromEntries(PERSONA_KEYS.map((p) => [p, byPersona[p]?.[field] ?? null])),
+  });
+  const round = (value) => number.format(value);
+  return [
+    form,
+    el('p', { id: 'calls-in-range' }, t('dash_calls_in_range', { n: number.format(data.calls) })),
+    // one row per figure, one column per persona: fits a narrow screen
+    table(
+      'persona-analytics',
+      [
+        ['', (metric) => t(metric.key)],
+        ...PERSONA_KEYS.map((p) => [
+          persona(p),
+          (metric) => (byPersona[p]?.[metric.field] == null ? '—' : metric.format(byPersona[p][metric.field])),
+        ]),
+      ],
+      METRICS.map(([field, key, format]) => ({ id: field, field, key, format })),
+    ),
+    el(
+      'div',
+      { class: 'grid' },
+      barChart({ id: 'chart-calls', title: t('dash_chart_calls'), groups, series: [series('calls_handled', 'dash_m_calls_handled')], format: round }),
+      barChart({
+        id: 'chart-transfers',
+        title: t('dash_chart_transfers'),
+        groups,
+        series: [series('transfers_in', 'dash_m_transfers_in'), series('transfers_out', 'dash_m_transfers_out')],
+        format: round,
+      }),
+      barChart({ id: 'chart-handling', title: t('dash_chart_handling'), groups, series: [series('avg_handling_seconds', 'dash_m_avg_handling')], format: round }),
+      barChart({
+        id: 'chart-work',
+        title: t('dash_chart_work'),
+        groups,
+        series: [series('tickets_created', 'dash_m_tickets'), series('quotes_created', 'dash_m_quotes')],
+        format: round,
+      }),
+      barChart({
+        id: 'chart-latency',
+        title: t('dash_chart_latency'),
+        groups,
+        series: [series('turn_latency_p50', 'dash_m_p50'), series('turn_latency_p90', 'dash_m_p90')],
+        format: round,
+      }),
+    ),
+  ];
+}
+
+/** Fetch a CSV with the key header and hand it to the browser as a download. */
+async function download(path, filename) {
+  await guarded(async () => {
+    const blob = await (await api(path)).blob();
+    const url = URL.createObjectURL(blob);
+    const anchor = el('a', { href: url, download: filename, hidden: true });
+    document.body.append(anchor);
+    anchor.click();
+    anchor.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  });
+}
+
+// -- routing and sign-in --------------------------------------------------------------------
+
+const ROUTES = [
+  [/^#?(calls)?$/, 'calls', viewCalls],
+  [/^#call\/(\d+)$/, 'calls', viewCall],
+  [/^#customers$/, 'customers', viewCustomers],
+  [/^#customer\/(\d+)$/, 'customers', viewCustomer],
+  [/^#tickets$/, 'tickets', viewTickets],
+  [/^#ticket\/(\d+)$/, 'tickets', viewTicket],
+  [/^#analytics$/, 'analytics', viewAnalytics],
+];
+
+async function guarded(action) {
+  try {
+    viewError.hidden = true;
+    return await action();
+  } catch (error) {
+    if (error instanceof Unauthorized) {
+      signOut({ wrongKey: true });
+    } else {
+      viewError.textContent = t('dash_error', { message: error.message });
+      viewError.hidden = false;
+    }
+    return undefined;
+  }
+}
+
+async function render() {
+  clearTimeout(refreshTimer);
+  if (!operatorKey()) return;
+  const hash = location.hash;
+  const [pattern, tab, build] = ROUTES.find(([regex]) => regex.test(hash)) ?? ROUTES[0];
+  const match = pattern.exec(hash);
+  for (const anchor of document.querySelectorAll('nav.tabs a')) {
+    if (anchor.dataset.tab === tab) anchor.setAttribute('aria-current', 'page');
+    else anchor.removeAttribute('aria-current');
+  }
+  const ticket = ++renderCount;
+  const content = await guarded(() => build(match?.[1]));
+  if (ticket !== renderCount || content === undefined) return; // a newer render took over
+  view.replaceChildren(...content);
+  view.dataset.view = hash.replace(/^#/, '') || 'calls';
+  view.dataset.render = String(ticket);
+  // Live lists and calls in progress refresh themselves.
+  const live = tab === 'calls' && (!match?.[1] || view.querySelector('.badge.active, .badge.created'));
+  if (live) refreshTimer = setTimeout(render, REFRESH_MS);
+}
+
+function signOut({ wrongKey = false } = {}) {
+  clearTimeout(refreshTimer);
+  sessionStorage.removeItem(KEY_STORAGE);
+  $('app').hidden = true;
+  $('sign-out').hidden = true;
+  $('signin').hidden = false;
+  $('signin-error').hidden = !wrongKey;
+  $('key').value = '';
+  $('key').focus();
+}
+
+async function signIn(key) {
+  sessionStorage.setItem(KEY_STORAGE, key);
+  try {
+    await api('/api/calls?limit=1');
+  } catch (error) {
+    if (error instanceof Unauthorized) {
+      signOut({ wrongKey: true });
+      return;
+    }
+  }
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  $('sign-out').hidden = false;
+  await render();
+}
+
+$('signin').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  $('sign-in').disabled = true;
+  $('signin-error').hidden = true;
+  try {
+    await signIn($('key').value.trim());
+  } finally {
+    $('sign-in').disabled = false;
+  }
+});
+$('sign-out').addEventListener('click', () => signOut());
+window.addEventListener('hashchange', () => {
+  $('lang-switch').hash = location.hash; // the other language opens the same view
+  render();
+});
+$('lang-switch').hash = location.hash;
+
+personas = await loadPersonas();
+if (operatorKey()) signIn(operatorKey());
+else signOut();

@@ -1,0 +1,96 @@
+"""Authorization beyond "every guarded route answers 401" (tests/api/test_auth.py): keys are
+compared in constant time, and the OpenAPI spec declares exactly the auth the API enforces.
+
+(`POST /api/calls` and `POST /api/token` over the limit answering 429 with `Retry-After` is in
+tests/api/test_rate_limit.py and tests/api/test_token_endpoint.py.)
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from app import deps
+from app.routers import token_endpoint
+from tests.api.conftest import PUBLIC_API_ROUTES, RunningApi, running_api
+
+HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+def function_tree(function: Callable) -> ast.FunctionDef:
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    (node,) = tree.body
+    assert isinstance(node, ast.FunctionDef)
+    return node
+
+
+def names_in(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
+    }
+
+
+@pytest.mark.parametrize(
+    ("function", "secret_names"),
+    [
+        pytest.param(deps.require_operator, {"supplied", "expected"}, id="operator key"),
+        pytest.param(token_endpoint.create_token, {"supplied", "expected"}, id="X-Call-Key"),
+    ],
+)
+def test_keys_are_compared_in_constant_time(function: Callable, secret_names: set[str]):
+    tree = function_tree(function)
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "compare_digest"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in ("secrets", "hmac")
+    ]
+    assert len(calls) == 1, "the key must be checked with secrets/hmac.compare_digest"
+    assert secret_names <= names_in(calls[0]), ast.unparse(calls[0])
+    # No other comparison touches the key: `==`, `!=`, `in` and `startswith` stop early.
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and names_in(node) & secret_names:
+            operators = [type(op) for op in node.ops]
+            assert operators in ([ast.Is], [ast.IsNot]), ast.unparse(node)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in ("startswith", "endswith", "find", "index"):
+                assert not names_in(node) & {"expected"}, ast.unparse(node)
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[RunningApi]:
+    with running_api() as running:
+        yield running
+
+
+def test_the_spec_declares_the_operator_key_on_exactly_the_guarded_operations(api: RunningApi):
+    spec = httpx.get(f"{api.base_url}/openapi.json", timeout=10).json()
+    assert spec["components"]["securitySchemes"] == {
+        "OperatorKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        "OperatorBearer": {"type": "http", "scheme": "bearer"},
+    }
+    guarded, public = [], []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS or not path.startswith("/api/"):
+                continue
+            route = (method.upper(), path)
+            if route in PUBLIC_API_ROUTES:
+                public.append(route)
+                assert "security" not in operation, route
+            else:
+                guarded.append(route)
+                assert operation.get("security") == [
+                    {"OperatorKey": []},
+                    {"OperatorBearer": []},
+                ], route
+    assert set(public) == PUBLIC_API_ROUTES
+    assert len(guarded) >= 15
