@@ -40,6 +40,7 @@ class Caller:
         self.joined_at: float | None = None
         self._source = rtc.AudioSource(SAMPLE_RATE, 1)
         self._readers: list[asyncio.Task] = []
+        self._streams: list[rtc.AudioStream] = []
 
     async def start_call(self, **body: object) -> dict:
         async with httpx.AsyncClient(timeout=10) as client:
@@ -77,6 +78,7 @@ class Caller:
 
     async def _listen(self, track: rtc.Track) -> None:
         stream = rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1)
+        self._streams.append(stream)
         async for event in stream:
             samples = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float64)
             self.heard.frames += 1
@@ -138,6 +140,9 @@ class Caller:
 
     async def hang_up(self) -> None:
         await self.room.disconnect()
+        for stream in self._streams:
+            await stream.aclose()
         for reader in self._readers:
             reader.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
         await self._source.aclose()

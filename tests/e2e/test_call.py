@@ -3,6 +3,8 @@ the worker under supervisord, the provider double for STT/LLM/TTS."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from personas import PERSONAS, PersonaType
@@ -78,3 +80,18 @@ async def test_caller_speaks_is_transferred_to_sales_and_the_crm_keeps_the_call(
     transfer = next(e for e in call["events"] if e["kind"] == "transfer")
     assert (transfer["data"]["from"], transfer["data"]["to"]) == ("reception", "sales")
     assert transfer["data"]["reason"] == "wants to buy a website"
+
+
+async def test_five_simultaneous_callers_are_all_answered(bundle: Bundle):
+    callers = [Caller(bundle.api_url) for _ in range(5)]
+    languages = ["en", "ar", "en", "ar", "en"]
+    await asyncio.gather(
+        *(c.join(language=lang) for c, lang in zip(callers, languages, strict=True))
+    )
+    try:
+        await asyncio.gather(*(c.wait_for_agent(timeout=20) for c in callers))
+        await asyncio.gather(*(c.wait_for_speech(since=c.joined_at, timeout=40) for c in callers))
+        rooms = {c.call["room"] for c in callers}
+        assert len(rooms) == 5
+    finally:
+        await asyncio.gather(*(c.hang_up() for c in callers))
