@@ -6,6 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app.access_log import AccessLogMiddleware
@@ -53,6 +54,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.call_rate_limiter = RateLimiter(settings.calls_rate_limit_per_minute)
     app.dependency_overrides[get_settings] = lambda: settings
     app.add_middleware(AccessLogMiddleware)
+    if settings.cors_origins:
+        # browser apps on other origins may fetch call tokens; operator routes stay
+        # unreachable cross-origin, since X-API-Key is not an allowed header
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["POST"],
+            allow_headers=["Content-Type", "X-Call-Key"],
+        )
     install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     phone_default_region: str = Field(default="SA", pattern=r"^[A-Z]{2}$")
     calls_rate_limit_per_minute: int = Field(default=30, ge=1, le=100_000)
     token_endpoint_key: SecretStr | None = None
+    token_endpoint_cors_origins: str = ""
+    """Comma-separated web origins allowed to call POST /api/token from a browser."""
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
@@ -104,6 +106,19 @@ class Settings(BaseSettings):
         if re.fullmatch(r"(change-?me|x+|0+|your.*)", self.operator_api_key.get_secret_value()):
             raise ValueError("OPERATOR_API_KEY: a placeholder value; generate a real key")
         return self
+
+    @field_validator("token_endpoint_cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in filter(None, (o.strip() for o in value.split(","))):
+            parsed = urlparse(origin)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return value
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.token_endpoint_cors_origins.split(",") if o.strip()]
 
     @property
     def livekit_http_url(self) -> str:

@@ -106,3 +106,28 @@ def test_shares_the_call_rate_limit():
         limited = anon.post("/api/token", json={})
         assert_error(limited, 429)
         assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_cors_is_off_by_default_and_opt_in_for_the_token_endpoint_only(anon):
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
+    assert (
+        "access-control-allow-origin" not in anon.options("/api/token", headers=preflight).headers
+    )
+    with running_api({"TOKEN_ENDPOINT_CORS_ORIGINS": "https://app.example.com"}) as api:
+        browser = api.client(key=None)
+        allowed = browser.options("/api/token", headers=preflight)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+        created = browser.post("/api/token", json={}, headers={"Origin": "https://app.example.com"})
+        assert created.status_code == 201
+        assert created.headers["access-control-allow-origin"] == "https://app.example.com"
+        # the operator key cannot be sent cross-origin
+        operator = {**preflight, "Access-Control-Request-Method": "GET"}
+        operator["Access-Control-Request-Headers"] = "x-api-key"
+        assert browser.options("/api/customers", headers=operator).status_code == 400
+        other = {**preflight, "Origin": "https://evil.example.com"}
+        assert browser.options("/api/token", headers=other).status_code == 400

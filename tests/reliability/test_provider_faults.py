@@ -6,8 +6,6 @@ caller's language, a callback ticket and an outcome that names the stage. Never 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from agent.notices import apology
@@ -100,9 +98,7 @@ async def test_a_stage_down_ends_the_call_with_an_apology_and_a_callback(
         spoke_until = await speak(caller, double, QUESTION[language], language)
         await caller.wait_for_speech(since=spoke_until, frames=FRAMES_OF_SPEECH, timeout=40)
         dead_air = min(t for t in caller.heard.loud_times if t >= spoke_until) - spoke_until
-        print("DEBUG dead air", dead_air, time.monotonic() - spoke_until)
         call = ended_call(bundle, call_id, timeout=60)
-        print("DEBUG ended", time.monotonic() - spoke_until)
     finally:
         await caller.hang_up()
 
