@@ -8,6 +8,7 @@ from app.crm.clock import now_iso, parse
 from app.crm.db import writing
 from app.crm.errors import InvalidInput, NotFound
 from app.crm.fields import NAME_MAX, clean_language, clean_text
+from app.crm.queries import newest_first
 
 DEPARTMENTS = ("reception", "sales", "complaints")
 STATUSES = ("created", "active", "ended")
@@ -73,27 +74,20 @@ def list_calls(
     limit: int = 50,
     offset: int = 0,
 ) -> list[dict]:
-    where, params = [], []
-    for column, value in (
-        ("status", status),
-        ("department", department),
-        ("language", language),
-        ("customer_id", customer_id),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if since is not None:
-        where.append("created_at >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("created_at < ?")
-        params.append(until)
-    sql = "SELECT * FROM calls"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
-    calls = list(db.query(sql, [*params, limit, offset]))
+    calls = newest_first(
+        db,
+        "calls",
+        equal={
+            "status": status,
+            "department": department,
+            "language": language,
+            "customer_id": customer_id,
+        },
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
     for call in calls:
         call["personas_visited"] = json.loads(call["personas_visited"])
     return calls

@@ -6,8 +6,9 @@ from sqlite_utils import Database
 
 from app.crm.clock import iso, now
 from app.crm.db import writing
-from app.crm.errors import InvalidInput, NotFound
+from app.crm.errors import InvalidInput
 from app.crm.fields import clean_text
+from app.crm.queries import require
 
 
 def schedule_follow_up(
@@ -25,8 +26,8 @@ def schedule_follow_up(
         "created_at": iso(now()),
     }
     with writing(db):
-        if not list(db.query("SELECT 1 FROM customers WHERE id = ?", [customer_id])):
-            raise NotFound(f"customer {customer_id} not found")
+        require(db, "customers", customer_id, "customer")
+        require(db, "calls", call_id, "call")
         table = db["follow_ups"]
         table.insert(row)
         row["id"] = table.last_pk

@@ -8,6 +8,7 @@ from sqlite_utils import Database
 from app.crm.clock import iso, now
 from app.crm.db import writing
 from app.crm.errors import InvalidInput, NotFound
+from app.crm.queries import next_id, require
 from app.crm.services import get_service_by_code
 
 VALIDITY = timedelta(days=30)
@@ -59,13 +60,13 @@ def create_quote(
         raise InvalidInput("all items of a quote must share one currency")
     created = now()
     with writing(db):
-        if not list(db.query("SELECT 1 FROM customers WHERE id = ?", [customer_id])):
-            raise NotFound(f"customer {customer_id} not found")
-        next_id = next(db.query("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM quotes"))["n"]
+        require(db, "customers", customer_id, "customer")
+        require(db, "calls", call_id, "call")
+        quote_id = next_id(db, "quotes")
         db["quotes"].insert(
             {
-                "id": next_id,
-                "number": quote_number(next_id),
+                "id": quote_id,
+                "number": quote_number(quote_id),
                 "customer_id": customer_id,
                 "call_id": call_id,
                 "items": json.dumps(lines, ensure_ascii=False),
@@ -75,7 +76,7 @@ def create_quote(
                 "created_at": iso(created),
             }
         )
-    return get_quote(db, quote_id=next_id)
+    return get_quote(db, quote_id=quote_id)
 
 
 def get_quote(db: Database, *, quote_id: int) -> dict:

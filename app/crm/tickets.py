@@ -8,6 +8,7 @@ from app.crm.clock import iso, now
 from app.crm.db import writing
 from app.crm.errors import NotFound
 from app.crm.fields import clean_choice, clean_text
+from app.crm.queries import newest_first, next_id, require
 
 CATEGORIES = ("billing", "technical", "service", "delivery", "account", "callback", "other")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -40,17 +41,13 @@ def open_ticket(
     description = clean_text(description, "description", required=False) or ""
     created = now()
     with writing(db):
-        if not list(db.query("SELECT 1 FROM customers WHERE id = ?", [customer_id])):
-            raise NotFound(f"customer {customer_id} not found")
-        if call_id is not None and not list(
-            db.query("SELECT 1 FROM calls WHERE id = ?", [call_id])
-        ):
-            raise NotFound(f"call {call_id} not found")
-        next_id = next(db.query("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM tickets"))["n"]
+        require(db, "customers", customer_id, "customer")
+        require(db, "calls", call_id, "call")
+        ticket_id = next_id(db, "tickets")
         db["tickets"].insert(
             {
-                "id": next_id,
-                "number": ticket_number(next_id),
+                "id": ticket_id,
+                "number": ticket_number(ticket_id),
                 "customer_id": customer_id,
                 "call_id": call_id,
                 "category": category,
@@ -64,9 +61,9 @@ def open_ticket(
             }
         )
         db["ticket_status_changes"].insert(
-            {"ticket_id": next_id, "at": iso(created), "from_status": None, "to_status": "open"}
+            {"ticket_id": ticket_id, "at": iso(created), "from_status": None, "to_status": "open"}
         )
-    return get_ticket(db, ticket_id=next_id)
+    return get_ticket(db, ticket_id=ticket_id)
 
 
 def get_ticket(db: Database, *, ticket_id: int) -> dict:
@@ -104,21 +101,18 @@ def list_tickets(
     limit: int = 50,
     offset: int = 0,
 ) -> list[dict]:
-    where, params = [], []
-    for column, value in (
-        ("customer_id", customer_id),
-        ("status", status),
-        ("priority", priority),
-        ("category", category),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    sql = "SELECT * FROM tickets"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
-    return list(db.query(sql, [*params, limit, offset]))
+    return newest_first(
+        db,
+        "tickets",
+        equal={
+            "customer_id": customer_id,
+            "status": status,
+            "priority": priority,
+            "category": category,
+        },
+        limit=limit,
+        offset=offset,
+    )
 
 
 def change_status(db: Database, *, ticket_id: int, status: str, note: str = "") -> dict:
