@@ -61,6 +61,8 @@ class CallState:
     """None in text-only sessions (tests): the agents then get no STT/TTS of their own."""
     room: rtc.Room | None = None
     """The call's room, where the caller's app reads who is speaking; None in text sessions."""
+    secrets: tuple[str, ...] = ()
+    """Configured secret values no persona may ever say (see `agent.output_guard`)."""
 
     async def announce(self) -> None:
         """Tell the caller's app who is speaking now, as attributes of the agent participant

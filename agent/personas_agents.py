@@ -5,6 +5,7 @@ tools per department, and one transfer tool whose choices come from the persona'
 # persona at run time, and its annotation must be a real object, not a string.
 
 import logging
+from collections.abc import AsyncIterable
 from typing import Annotated, Any, ClassVar
 
 from livekit.agents import (
@@ -17,10 +18,11 @@ from livekit.agents import (
     ToolError,
     function_tool,
 )
-from livekit.agents.llm import FunctionTool, Tool
+from livekit.agents.llm import ChatChunk, FunctionTool, Tool
 from pydantic import Field
 
 from agent.call_state import CallState
+from agent.output_guard import REFUSAL, OutputGuard
 from agent.routing import detect_department, routing_hint
 from agent.tools import ComplaintsTools, ContactTools, ReceptionTools, SalesTools
 from agent.tools.guard import guarded, text_arg
@@ -65,6 +67,27 @@ class PersonaAgent(ContactTools, Agent):
             f"{get_system_prompt(self.persona, state.language)}\n\n"
             f"About this caller: {state.caller_facts()}"
         )
+
+    async def llm_node(
+        self, chat_ctx: ChatContext, tools: list[Tool], model_settings: ModelSettings
+    ) -> AsyncIterable[ChatChunk | str]:
+        """The model's reply, checked before it is spoken: never the prompt, never a secret."""
+        state: CallState = self.session.userdata
+        guard = OutputGuard(self.instructions, state.secrets)
+        reply = Agent.default.llm_node(self, chat_ctx, tools, model_settings)
+        async for piece in guard.filter(reply, refusal=REFUSAL[state.language]):
+            yield piece
+        if guard.blocked is not None:
+            logger.warning(
+                "reply withheld", extra={"call_id": state.call_id, "reason": guard.blocked}
+            )
+            state.crm.submit(
+                crm_calls.add_event,
+                call_id=state.call_id,
+                kind="guard_blocked",
+                persona=self.persona.value,
+                reason=guard.blocked,
+            )
 
     async def on_enter(self) -> None:
         state: CallState = self.session.userdata
@@ -159,7 +182,7 @@ class ReceptionAgent(ReceptionTools, PersonaAgent):
                 chat_ctx = chat_ctx.copy()
                 hint = ChatMessage(role="system", content=[routing_hint(department)])
                 chat_ctx.items.insert(len(chat_ctx.items) - 1, hint)
-        return Agent.default.llm_node(self, chat_ctx, tools, model_settings)
+        return super().llm_node(chat_ctx, tools, model_settings)
 
 
 class SalesAgent(SalesTools, PersonaAgent):

@@ -7,9 +7,12 @@ behind it (or alone). Models are built per call and cached per persona and langu
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 
 import httpx
+import openai as openai_sdk
 from livekit.agents import llm, stt, tts
 from livekit.plugins import elevenlabs, openai
 
@@ -21,8 +24,20 @@ logger = logging.getLogger("ornina.agent.providers")
 LLM_TEMPERATURE = 0.4
 # self-hosted servers can be slow to the first token; the plugin's default read timeout is 5 s
 LLM_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=10.0)
+SPEECH_TIMEOUT = httpx.Timeout(connect=15.0, read=5.0, write=5.0, pool=5.0)
+"""The openai plugin's own defaults for STT and TTS."""
+HTTP_LIMITS = httpx.Limits(max_connections=50, max_keepalive_connections=50, keepalive_expiry=120)
 NO_KEY = "no-key"
 """An OpenAI-compatible server without auth still needs some key for the client."""
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context per process, built at warm-up (agent.worker.prewarm): building one
+    reads the CA bundle, 100-300 ms of CPU on a busy two-core machine, which each plugin's
+    own HTTP client would otherwise spend on the call's event loop, at call start and again
+    at every transfer (the new persona's voice)."""
+    return httpx.create_ssl_context()
 
 
 def pipeline_available(settings: Settings) -> bool:
@@ -38,15 +53,25 @@ class Providers:
         self._stt: dict[str, stt.STT] = {}
         self._tts: dict[tuple[PersonaType, str], tts.TTS] = {}
         self._llm: llm.LLM | None = None
+        self._clients: dict[str, openai_sdk.AsyncClient] = {}
 
-    @property
-    def _openai(self) -> dict[str, str]:
-        settings = self._settings
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else NO_KEY
-        options = {"api_key": key}
-        if settings.openai_base_url:
-            options["base_url"] = settings.openai_base_url
-        return options
+    def _client(self, kind: str) -> openai_sdk.AsyncClient:
+        """The call's OpenAI client for `kind` ("llm" or "speech"), shared by its models."""
+        if kind not in self._clients:
+            settings = self._settings
+            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else NO_KEY
+            self._clients[kind] = openai_sdk.AsyncClient(
+                api_key=key,
+                base_url=settings.openai_base_url or None,
+                max_retries=0,
+                http_client=httpx.AsyncClient(
+                    timeout=LLM_TIMEOUT if kind == "llm" else SPEECH_TIMEOUT,
+                    follow_redirects=True,
+                    limits=HTTP_LIMITS,
+                    verify=tls_context(),
+                ),
+            )
+        return self._clients[kind]
 
     def llm(self) -> llm.LLM:
         if self._llm is None:
@@ -54,15 +79,14 @@ class Providers:
                 model=self._settings.llm_model,
                 temperature=LLM_TEMPERATURE,
                 parallel_tool_calls=False,
-                timeout=LLM_TIMEOUT,
-                **self._openai,
+                client=self._client("llm"),
             )
         return self._llm
 
     def stt(self, language: str) -> stt.STT:
         if language not in self._stt:
             self._stt[language] = openai.STT(
-                model=self._settings.stt_model, language=language, **self._openai
+                model=self._settings.stt_model, language=language, client=self._client("speech")
             )
         return self._stt[language]
 
@@ -89,7 +113,9 @@ class Providers:
             )
         if pipeline_available(settings):
             chain.append(
-                openai.TTS(model=settings.tts_model, voice=spec.openai_voice, **self._openai)
+                openai.TTS(
+                    model=settings.tts_model, voice=spec.openai_voice, client=self._client("speech")
+                )
             )
         if not chain:
             raise RuntimeError("no TTS provider is configured")
@@ -104,3 +130,8 @@ class Providers:
                 await model.aclose()
             except Exception:
                 logger.debug("closing a provider failed", exc_info=True)
+        for client in self._clients.values():
+            try:
+                await client.close()
+            except Exception:
+                logger.debug("closing a provider client failed", exc_info=True)

@@ -4,6 +4,7 @@ job process, and the entrypoint that answers each call."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import ipaddress
 import logging
 import os
@@ -25,13 +26,14 @@ from livekit.agents import (
 from livekit.agents.worker import ServerEnvOption
 from livekit.plugins import silero
 
-from agent import log_privacy
+from agent import log_privacy, stop_signals
 from agent.call_state import CallState, open_call
 from agent.crm import CallCrm
 from agent.local_tts import EspeakTTS, espeak_available
 from agent.metadata import parse_metadata
 from agent.notices import APOLOGY, NOT_CONFIGURED
-from agent.providers import Providers, pipeline_available
+from agent.output_guard import configured_secrets
+from agent.providers import Providers, pipeline_available, tls_context
 from agent.recorder import CallRecorder
 from agent.session import create_session, start_call
 from agent.status_server import serve_status
@@ -42,8 +44,9 @@ from app.settings import Settings, get_settings
 logger = logging.getLogger("ornina.agent.worker")
 
 DEFAULT_HEALTH_PORT = 8081
-MAX_CONCURRENT_CALLS = 20
-"""Calls per worker process tree; the worker reports itself full beyond this."""
+MAX_CONCURRENT_CALLS = int(os.environ.get("AGENT_MAX_CONCURRENT_CALLS") or 20)
+"""Calls per worker process tree; the worker reports itself full beyond this. The environment
+variable overrides it (bench/ ramps one worker past it to find its capacity)."""
 DRAIN_TIMEOUT = 900
 """Seconds a SIGTERM waits for calls in progress to end (supervisord's stopwaitsecs must be at
 least this)."""
@@ -53,6 +56,14 @@ CONNECT_RETRIES = 1_000_000
 IDLE_PROCESSES = min(os.cpu_count() or 1, 4)
 PARTICIPANT_TIMEOUT = 20.0
 NOTICE_PLAYOUT_TIMEOUT = 30.0
+PREWARM_IMPORTS = (
+    "anyio._backends._asyncio",
+    "anyio._core._sockets",
+    "anyio._core._streams",
+    "anyio.abc._testing",
+    "httpcore._async.http11",
+)
+"""Imported by the first provider request; the framework logs each as blocking a call's loop."""
 _background: set[asyncio.Future] = set()
 
 
@@ -79,15 +90,34 @@ def call_load(server: AgentServer) -> float:
     return len(server.active_jobs) / MAX_CONCURRENT_CALLS
 
 
+class CallServer(AgentServer):
+    """The AgentServer with an exact load estimate for calls accepted but not yet started.
+
+    livekit-agents 1.8.9 counts each such call as `load_threshold / num_idle_processes` while
+    no call is active yet (0.5 here), so an idle worker accepts at most IDLE_PROCESSES calls of
+    a simultaneous burst and refuses the rest; with one worker LiveKit then drops those calls
+    ("no workers with sufficient capacity") and their callers wait for an agent that never
+    comes. Each call is 1 / MAX_CONCURRENT_CALLS of our load (`call_load`), accepted or not.
+    """
+
+    def _get_effective_load(self) -> float:
+        return self._worker_load + self._reserved_slots / MAX_CONCURRENT_CALLS
+
+
 def prewarm(proc: JobProcess) -> None:
-    """Once per job process, before any call: the VAD and the turn detector's weights."""
+    """Once per job process, before any call: the VAD and the turn detector's weights, the TLS
+    context of the provider clients, and the modules their first request would import on the
+    call's event loop."""
     proc.userdata["vad"] = silero.VAD.load()
     local_inference.init_eot()
+    tls_context()
+    for module in PREWARM_IMPORTS:
+        importlib.import_module(module)
 
 
 def build_server(settings: Settings) -> AgentServer:
     host, port = health_address(settings.agent_health_url)
-    server = AgentServer(
+    server = CallServer(
         ws_url=settings.livekit_url,
         api_key=settings.livekit_api_key,
         api_secret=settings.livekit_api_secret.get_secret_value(),
@@ -100,6 +130,8 @@ def build_server(settings: Settings) -> AgentServer:
         num_idle_processes=ServerEnvOption(dev_default=1, prod_default=IDLE_PROCESSES),
         drain_timeout=DRAIN_TIMEOUT,
         max_retry=CONNECT_RETRIES,
+        # job processes must outlive a SIGTERM to the whole group while the worker drains
+        preload_modules=[stop_signals.__name__],
     )
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
     server.on("worker_started", lambda: _on_worker_started(settings, server, host, port))
@@ -156,6 +188,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     await ctx.connect()
     state.room = ctx.room
+    state.secrets = configured_secrets(settings)
     session = create_session(
         state,
         llm=providers.llm(),

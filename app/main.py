@@ -27,6 +27,7 @@ from app.routers import (
     token_endpoint,
 )
 from app.settings import Settings, get_settings
+from app.worker_gate import WorkerGate
 
 ROUTERS = (
     health,
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = FastAPI(title="Ornina Call Center", version="0.1.0", lifespan=lifespan)
     app.state.call_rate_limiter = RateLimiter(settings.calls_rate_limit_per_minute)
+    app.state.worker_gate = WorkerGate(settings)
     app.dependency_overrides[get_settings] = lambda: settings
     app.add_middleware(AccessLogMiddleware)
     if settings.cors_origins:

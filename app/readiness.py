@@ -28,19 +28,26 @@ def check_crm(settings: Settings) -> str | None:
     return None
 
 
-async def check_worker(settings: Settings, client: httpx.AsyncClient) -> str | None:
-    """The worker's status endpoint (agent/status_server.py): registered under our name now."""
-    try:
-        info = (await client.get(f"{settings.agent_health_url}/worker")).json()
-    except (httpx.HTTPError, ValueError):
+def worker_problem(info: object, agent_name: str) -> str | None:
+    """What keeps the worker from taking a call, from its status (agent/status_server.py)."""
+    if not isinstance(info, dict):
         return "worker status endpoint not answering"
-    if info.get("agent_name") != settings.agent_name:
-        return f"worker runs as {info.get('agent_name')!r}, not {settings.agent_name!r}"
+    if info.get("agent_name") != agent_name:
+        return f"worker runs as {info.get('agent_name')!r}, not {agent_name!r}"
     if info.get("draining"):
         return "worker is draining (shutting down)"
     if not info.get("registered"):
         return "worker not registered with LiveKit yet"
     return None
+
+
+async def check_worker(settings: Settings, client: httpx.AsyncClient) -> str | None:
+    """Registered under our agent name right now."""
+    try:
+        info = (await client.get(f"{settings.agent_health_url}/worker")).json()
+    except (httpx.HTTPError, ValueError):
+        info = None
+    return worker_problem(info, settings.agent_name)
 
 
 async def check_livekit(settings: Settings, client: httpx.AsyncClient) -> str | None:

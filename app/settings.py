@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     default_language: Literal["ar", "en"] = "ar"
     phone_default_region: str = Field(default="SA", pattern=r"^[A-Z]{2}$")
     calls_rate_limit_per_minute: int = Field(default=30, ge=1, le=100_000)
+    calls_require_worker: bool = True
+    """Refuse new calls (503) while the worker cannot take them; off only for tests of the API
+    alone."""
     token_endpoint_key: SecretStr | None = None
     token_endpoint_cors_origins: str = ""
     """Comma-separated web origins allowed to call POST /api/token from a browser."""

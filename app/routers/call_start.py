@@ -12,7 +12,7 @@ from app.livekit_tokens import caller_token, job_metadata, new_room_name
 from app.schemas import CallCreate, CallStarted, error_responses
 from app.settings import Settings
 
-router = APIRouter(prefix="/api", tags=["calls"], responses=error_responses(400, 422, 429))
+router = APIRouter(prefix="/api", tags=["calls"], responses=error_responses(400, 422, 429, 503))
 
 
 def start_call(
@@ -80,4 +80,5 @@ def create_call(
 ) -> CallStarted:
     """Start a call: returns the room, the LiveKit URL and a caller token (public, rate-limited)."""
     request.app.state.call_rate_limiter.check(client_address(request))
+    request.app.state.worker_gate.check()
     return start_call(db, settings, body)

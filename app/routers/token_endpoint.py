@@ -18,7 +18,7 @@ from app.routers.call_start import start_call
 from app.schemas import CallCreate, error_responses
 
 router = APIRouter(
-    prefix="/api", tags=["calls"], responses=error_responses(400, 401, 403, 422, 429)
+    prefix="/api", tags=["calls"], responses=error_responses(400, 401, 403, 422, 429, 503)
 )
 
 # participant_attributes keys that carry the call's own fields
@@ -105,6 +105,7 @@ def create_token(
         field = ".".join(str(part) for part in first["loc"])
         raise HTTPException(422, f"participant_attributes.{field}: {first['msg']}") from None
     request.app.state.call_rate_limiter.check(client_address(request))
+    request.app.state.worker_gate.check()
     started = start_call(
         db,
         settings,

@@ -75,6 +75,8 @@ def api_env(db_path: Path, port: int, **overrides: str) -> dict[str, str]:
         "API_PORT": str(port),
         "AGENT_HEALTH_URL": f"http://127.0.0.1:{free_port()}",
         "CALLS_RATE_LIMIT_PER_MINUTE": "100000",
+        # the API runs alone here: no worker to ask before a call starts
+        "CALLS_REQUIRE_WORKER": "false",
         # A developer's own .env must not leak into the tests.
         "ORNINA_ENV_FILE": str(db_path.parent / "no.env"),
         "PYTHONUNBUFFERED": "1",

@@ -51,7 +51,11 @@ class Caller:
 
     async def join(self, **body: object) -> None:
         """Start a call through the API and join its room with the returned token."""
-        call = await self.start_call(**body)
+        await self.join_call(await self.start_call(**body))
+
+    async def join_call(self, call: dict) -> None:
+        """Join the room of a call started elsewhere (`livekit_url`, `token`)."""
+        self.call = call
         self.room.on("track_subscribed", self._on_track)
         self.room.on("participant_connected", self._on_participant)
         await self.room.connect(call["livekit_url"], call["token"])

@@ -1,7 +1,7 @@
 """After a real call in which the caller gives their phone number, name and email (spoken, and
 saved by identify_caller), no log of the bundle (api, agent, livekit, supervisord) and no log of
 the provider double holds a configured secret, any of the call's phone numbers in any format,
-or the caller's email address."""
+or the caller's email address or name."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.bundle import Bundle, start_bundle
-from tests.e2e.conftest import _fresh_double, double, keep_logs  # noqa: F401
+from tests.e2e.conftest import keep_logs
 from tests.provider_double.client import ProviderDouble
 from tests.reliability.e2e_flow import agent_turns, ended_call, greeted_caller, speak
 from tests.reliability.test_logs_keep_secrets import formats, phone_pattern
@@ -79,6 +79,8 @@ def leaks(text: str, secret_values: dict[str, str]) -> list[str]:
     local = EMAIL.partition("@")[0]
     if re.search(re.escape(local), text, re.IGNORECASE):
         found.append("the caller's email")
+    if any(re.search(part, text, re.IGNORECASE) for part in NAME.split()):
+        found.append("the caller's name")
     return found
 
 

@@ -1,0 +1,55 @@
+"""No token for a room no agent will join.
+
+LiveKit dispatches the agent once, when the caller's join creates the room, and never retries:
+a call started while the worker is down, draining or not yet registered leaves the caller in
+silence. So `POST /api/calls` and `POST /api/token` first ask the worker's status endpoint (the
+same check as `/readyz`, remembered for a second) and answer 503 with Retry-After instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+from fastapi import HTTPException
+
+from app.readiness import worker_problem
+from app.settings import Settings
+
+RETRY_AFTER_SECONDS = 5
+
+
+class WorkerGate:
+    def __init__(self, settings: Settings, ttl: float = 1.0) -> None:
+        self._settings = settings
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._checked_at = -ttl
+        self._problem: str | None = None
+
+    def problem(self) -> str | None:
+        with self._lock:
+            if time.monotonic() - self._checked_at >= self._ttl:
+                self._problem = self._ask_worker()
+                self._checked_at = time.monotonic()
+            return self._problem
+
+    def check(self) -> None:
+        """Raise 503 when no agent could answer a call started now."""
+        if not self._settings.calls_require_worker:
+            return
+        problem = self.problem()
+        if problem:
+            raise HTTPException(
+                503,
+                f"no agent can answer right now ({problem}); try again in a few seconds",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+
+    def _ask_worker(self) -> str | None:
+        try:
+            info = httpx.get(f"{self._settings.agent_health_url}/worker", timeout=1.0).json()
+        except (httpx.HTTPError, ValueError):
+            info = None
+        return worker_problem(info, self._settings.agent_name)
