@@ -87,7 +87,10 @@ class Bundle:
             self.process = None
 
 
-def start_bundle(provider_base_url: str, *, extra_env: dict[str, str] | None = None) -> Bundle:
+def start_bundle(
+    provider_base_url: str | None, *, extra_env: dict[str, str] | None = None
+) -> Bundle:
+    """The bundle on free ports; `provider_base_url=None` runs it with no provider configured."""
     root = Path(tempfile.mkdtemp(prefix="ornina-bundle-"))
     for name in LINKED:
         (root / name).symlink_to(PROJECT_ROOT / name)
@@ -130,6 +133,9 @@ def start_bundle(provider_base_url: str, *, extra_env: dict[str, str] | None = N
             **(extra_env or {}),
         }
     )
+    if provider_base_url is None:
+        for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+            env.pop(name)
     bundle = Bundle(
         root=root,
         env=env,
