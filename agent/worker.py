@@ -21,6 +21,7 @@ from livekit.agents import (
     TurnHandlingOptions,
     inference,
     room_io,
+    tokenize,
     vad,
 )
 from livekit.agents.worker import ServerEnvOption
@@ -44,7 +45,6 @@ from app.settings import Settings, get_settings
 logger = logging.getLogger("ornina.agent.worker")
 
 DEFAULT_HEALTH_PORT = 8081
-MAX_CONCURRENT_CALLS = int(os.environ.get("AGENT_MAX_CONCURRENT_CALLS") or 20)
 """Calls per worker process tree; the worker reports itself full beyond this. The environment
 variable overrides it (bench/ ramps one worker past it to find its capacity)."""
 DRAIN_TIMEOUT = 900
@@ -62,6 +62,8 @@ PREWARM_IMPORTS = (
     "anyio._core._streams",
     "anyio.abc._testing",
     "httpcore._async.http11",
+    "openai.pagination",
+    "openai.resources.models",
 )
 """Imported by the first provider request; the framework logs each as blocking a call's loop."""
 _background: set[asyncio.Future] = set()
@@ -84,10 +86,10 @@ def health_address(url: str) -> tuple[str, int]:
     return host, port
 
 
-def call_load(server: AgentServer) -> float:
+def call_load(server: CallServer) -> float:
     """Load as the share of call slots in use, so a busy CPU (a self-hosted model on the same
     box) never makes the worker refuse calls."""
-    return len(server.active_jobs) / MAX_CONCURRENT_CALLS
+    return len(server.active_jobs) / server.max_calls
 
 
 class CallServer(AgentServer):
@@ -97,11 +99,15 @@ class CallServer(AgentServer):
     no call is active yet (0.5 here), so an idle worker accepts at most IDLE_PROCESSES calls of
     a simultaneous burst and refuses the rest; with one worker LiveKit then drops those calls
     ("no workers with sufficient capacity") and their callers wait for an agent that never
-    comes. Each call is 1 / MAX_CONCURRENT_CALLS of our load (`call_load`), accepted or not.
+    comes. Each call is 1 / max_calls of our load (`call_load`), accepted or not.
     """
 
+    def __init__(self, *, max_calls: int, **options: object) -> None:
+        super().__init__(**options)
+        self.max_calls = max_calls
+
     def _get_effective_load(self) -> float:
-        return self._worker_load + self._reserved_slots / MAX_CONCURRENT_CALLS
+        return self._worker_load + self._reserved_slots / self.max_calls
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -113,11 +119,13 @@ def prewarm(proc: JobProcess) -> None:
     tls_context()
     for module in PREWARM_IMPORTS:
         importlib.import_module(module)
+    tokenize.basic.hyphenate_word("warm")  # builds the hyphenation patterns (~0.2 s under load)
 
 
 def build_server(settings: Settings) -> AgentServer:
     host, port = health_address(settings.agent_health_url)
     server = CallServer(
+        max_calls=settings.agent_max_concurrent_calls,
         ws_url=settings.livekit_url,
         api_key=settings.livekit_api_key,
         api_secret=settings.livekit_api_secret.get_secret_value(),

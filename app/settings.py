@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     livekit_api_secret: SecretStr = Field(min_length=1)
     agent_name: str = Field(default="ornina-agent", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     agent_health_url: str = "http://127.0.0.1:8081"
+    agent_max_concurrent_calls: int = Field(default=20, ge=1, le=1000)
 
     # CRM and API
     crm_db_path: Path = PROJECT_ROOT / "data" / "crm.sqlite3"

@@ -56,9 +56,11 @@ def framework_constants() -> dict:
     }
 
 
-async def answered(bundle: Bundle, *, rate: int | None = None, **body: object) -> BenchCaller:
+async def answered(
+    bundle: Bundle, *, caller: BenchCaller | None = None, **body: object
+) -> BenchCaller:
     """A caller who joined and heard the greeting to its end."""
-    caller = BenchCaller(bundle.api_url) if rate is None else BenchCaller(bundle.api_url, rate)
+    caller = caller or BenchCaller(bundle.api_url)
     await caller.join(**body)
     await caller.wait_for_agent(timeout=20)
     await caller.wait_for_speech(since=caller.joined_at, timeout=30)

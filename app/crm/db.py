@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from sqlite_utils import Database
 from app.crm.migrations import migrations
 
 BUSY_TIMEOUT_SECONDS = 30.0
+_WRITERS = threading.RLock()
+"""Writers of one process take turns here, in order, instead of in SQLite's busy handler,
+which sleeps (1, 2, 5, ... 100 ms) and retries: under concurrent requests that sleeping made
+the API's write throughput collapse and its tail latency reach seconds (bench/, BENCHMARKS.md).
+Writers in other processes (the worker's calls) still meet on the busy timeout."""
 
 
 def connect(path: str | Path) -> Database:
@@ -53,10 +59,11 @@ def writing(db: Database) -> Iterator[Database]:
         with db.atomic():
             yield db
         return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.rollback()
-        raise
-    db.conn.execute("COMMIT")
+    with _WRITERS:
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        db.conn.execute("COMMIT")

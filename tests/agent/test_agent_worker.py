@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 import agent.worker as worker_module
-from agent.worker import MAX_CONCURRENT_CALLS, build_server, call_load, health_address
+from agent.worker import build_server, call_load, health_address
 from app.settings import Settings
 
 BASE = {
@@ -36,7 +36,8 @@ def test_health_address(url: str, address: tuple[str, int]) -> None:
 
 def test_load_is_the_share_of_call_slots() -> None:
     class Busy:
-        active_jobs = [object()] * (MAX_CONCURRENT_CALLS // 2)
+        max_calls = 20
+        active_jobs = [object()] * 10
 
     assert call_load(Busy()) == 0.5  # type: ignore[arg-type]
 
