@@ -8,6 +8,7 @@ from livekit import rtc
 from livekit.agents import (
     NOT_GIVEN,
     AgentSession,
+    APIConnectOptions,
     NotGivenOr,
     RunResult,
     TurnHandlingOptions,
@@ -24,6 +25,11 @@ from agent.failsafe import ProviderFailsafe
 from agent.personas_agents import build_agent
 from agent.recorder import CallRecorder
 from app.crm import calls as crm_calls
+
+LLM_CONNECT = APIConnectOptions(max_retry=2, retry_interval=0.5, timeout=6.0)
+"""A reply that has not started within 6 s is tried again, twice: a caller is waiting, and a
+hung server must not hold the line for the framework's default 4 x 10 s before the failsafe
+apologises. (The first token of a healthy self-hosted model is well inside 6 s.)"""
 
 MAX_TOOL_STEPS = 5
 """Tool rounds per caller turn: identify, then transfer, with room to recover from an error."""
@@ -50,7 +56,7 @@ def create_session(
         vad=vad,
         turn_handling=turn_handling,
         max_tool_steps=MAX_TOOL_STEPS,
-        conn_options=conn_options or SessionConnectOptions(),
+        conn_options=conn_options or SessionConnectOptions(llm_conn_options=LLM_CONNECT),
     )
 
 

@@ -45,11 +45,18 @@ def faults_hit(double: ProviderDouble, endpoint: str) -> int:
     ("stage", "faults", "delays"),
     [
         ("llm", {"llm": {"status": 500, "times": 2}}, {}),
+        ("llm", {"llm": {"hang": True, "times": 1}}, {}),
         ("llm", {}, {"llm_first_token_ms": 4000}),
         ("stt", {"stt": {"status": 500, "times": 2}}, {}),
         ("tts", {"tts": {"status": 500, "times": 2}}, {}),
     ],
-    ids=["llm-500-twice", "llm-slow-first-token", "stt-500-twice", "tts-500-twice"],
+    ids=[
+        "llm-500-twice",
+        "llm-timeout-once",
+        "llm-slow-first-token",
+        "stt-500-twice",
+        "tts-500-twice",
+    ],
 )
 async def test_a_passing_fault_is_absorbed_and_the_caller_is_answered(
     bundle: Bundle, double: ProviderDouble, stage: str, faults: dict, delays: dict
@@ -74,7 +81,7 @@ async def test_a_passing_fault_is_absorbed_and_the_caller_is_answered(
         await caller.hang_up()
 
     if faults:
-        assert faults_hit(double, stage) == 2
+        assert faults_hit(double, stage) == faults[stage]["times"]
     if delays:  # the reply really waited for its first token
         chat = [e for e in double.log()["chat"] if e.get("first_chunk_at")]
         assert max(e["first_chunk_at"] - e["time"] for e in chat) >= 4.0
