@@ -10,7 +10,6 @@ The dashboard then shows the call, its transcript and the transfer, and the anal
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +20,10 @@ from playwright.sync_api import Browser, Playwright, expect
 
 from app.routers.pages import STATIC
 from tests.browser.conftest import DESKTOP, TIMEOUT_MS, launch_chromium, new_page, screenshot
-from tests.e2e.bundle import Bundle, start_bundle
+from tests.e2e.bundle import Bundle, running_bundle
 from tests.provider_double import ProviderDouble, espeak_pcm, make_wav
 from tests.provider_double.server import resample_pcm16
-from tests.support import PROJECT_ROOT, wait_until
+from tests.support import wait_until
 
 STRINGS = json.loads((STATIC / "i18n.json").read_text(encoding="utf-8"))["en"]
 SENTENCE = "I would like a quote for a business website please"
@@ -53,7 +52,6 @@ RULES = [
     },
 ]
 CALL_TIMEOUT_MS = 45_000
-LOGS = PROJECT_ROOT / "test-artifacts" / "logs"
 
 
 def caller_wav(path: Path) -> Path:
@@ -73,17 +71,8 @@ def double() -> Iterator[ProviderDouble]:
 
 @pytest.fixture(scope="module")
 def bundle(double: ProviderDouble) -> Iterator[Bundle]:
-    running = start_bundle(double.base_url)
-    try:
-        running.wait_ready(timeout=120)
+    with running_bundle(double.base_url, "real-call") as running:
         yield running
-    finally:
-        running.stop()
-        # the programs' logs, kept as artifacts (a failure is read from them)
-        LOGS.mkdir(parents=True, exist_ok=True)
-        for program in ("api", "agent", "livekit"):
-            (LOGS / f"real-call-{program}.log").write_text(running.log(program))
-        shutil.rmtree(running.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,16 @@ endpoint. Nothing of the call page (`call.js`) is involved.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import TIMEOUT_MS
-from tests.e2e.bundle import Bundle, start_bundle
+from tests.e2e.bundle import Bundle, running_bundle
 from tests.provider_double import ProviderDouble
-from tests.support import PROJECT_ROOT, wait_until
+from tests.support import wait_until
 
-LOGS = PROJECT_ROOT / "test-artifacts" / "logs"
 # A caller is answered within seconds on an idle machine (tests/e2e/test_call.py holds the
 # Python SDK caller to 5 s); this deadline leaves room for other bundles sharing the CPUs.
 AGENT_JOIN_TIMEOUT_MS = 30_000
@@ -74,16 +72,8 @@ def double() -> Iterator[ProviderDouble]:
 
 @pytest.fixture(scope="module")
 def bundle(double: ProviderDouble) -> Iterator[Bundle]:
-    running = start_bundle(double.base_url)
-    try:
-        running.wait_ready(timeout=120)
+    with running_bundle(double.base_url, "token-endpoint") as running:
         yield running
-    finally:
-        running.stop()
-        LOGS.mkdir(parents=True, exist_ok=True)
-        for program in ("api", "agent", "livekit"):
-            (LOGS / f"token-endpoint-{program}.log").write_text(running.log(program))
-        shutil.rmtree(running.root, ignore_errors=True)
 
 
 def test_token_source_endpoint_connects_and_the_agent_joins(open_page, bundle: Bundle):

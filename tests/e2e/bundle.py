@@ -9,11 +9,13 @@ working tree and every port is a free one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,3 +154,29 @@ def start_bundle(
         stderr=subprocess.DEVNULL,
     )
     return bundle
+
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "logs"
+
+
+@contextlib.contextmanager
+def running_bundle(
+    provider_base_url: str | None,
+    name: str,
+    *,
+    extra_env: dict[str, str] | None = None,
+    ready_timeout: float = 120.0,
+) -> Iterator[Bundle]:
+    """A ready bundle; on exit it is stopped, its logs are kept in test-artifacts/logs as
+    `<name>-<program>.log` (a failure is read from them; they hold no secrets) and its
+    scratch directory is removed."""
+    bundle = start_bundle(provider_base_url, extra_env=extra_env)
+    try:
+        bundle.wait_ready(timeout=ready_timeout)
+        yield bundle
+    finally:
+        bundle.stop()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for log in (bundle.root / "logs").glob("*.log"):
+            shutil.copy(log, ARTIFACTS / f"{name}-{log.name}")
+        shutil.rmtree(bundle.root, ignore_errors=True)

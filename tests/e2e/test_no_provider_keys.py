@@ -3,27 +3,19 @@ caller who connects anyway hears a short spoken notice (local espeak-ng voice), 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.bundle import Bundle, start_bundle
+from tests.e2e.bundle import Bundle, running_bundle
 from tests.e2e.caller import Caller
-from tests.e2e.conftest import keep_logs
 from tests.support import wait_until
 
 
 @pytest.fixture(scope="module")
 def keyless() -> Iterator[Bundle]:
-    bundle = start_bundle(None)
-    try:
-        bundle.wait_ready()
+    with running_bundle(None, "no-provider-keys") as bundle:
         yield bundle
-    finally:
-        bundle.stop()
-        keep_logs(bundle, "no-provider-keys")
-        shutil.rmtree(bundle.root, ignore_errors=True)
 
 
 def test_ready_names_the_missing_keys(keyless: Bundle):

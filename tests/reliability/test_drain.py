@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import configparser
 import os
-import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +19,8 @@ from app.crm import calls as crm_calls
 from app.crm import connect
 from app.livekit_tokens import caller_token, job_metadata, new_room_name
 from app.settings import Settings
-from tests.e2e.bundle import Bundle, start_bundle
+from tests.e2e.bundle import Bundle, running_bundle
 from tests.e2e.caller import Caller
-from tests.e2e.conftest import keep_logs
 from tests.provider_double.client import ProviderDouble
 from tests.reliability.e2e_flow import (
     agent_turns,
@@ -88,14 +86,8 @@ def test_supervisord_waits_longer_than_the_worker_drains():
 @pytest.fixture(scope="module")
 def own_bundle(double: ProviderDouble, request: pytest.FixtureRequest) -> Iterator[Bundle]:
     """A bundle for this module alone: its worker is stopped."""
-    running = start_bundle(double.base_url)
-    try:
-        running.wait_ready()
+    with running_bundle(double.base_url, Path(request.node.name).stem) as running:
         yield running
-    finally:
-        running.stop()
-        keep_logs(running, Path(request.node.name).stem)
-        shutil.rmtree(running.root, ignore_errors=True)
 
 
 def worker_status(bundle: Bundle) -> dict:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.bundle import Bundle, start_bundle
-from tests.e2e.conftest import keep_logs
+from tests.e2e.bundle import Bundle, running_bundle
 from tests.provider_double.client import ProviderDouble
 from tests.reliability.e2e_flow import agent_turns, ended_call, greeted_caller, speak
 from tests.reliability.test_logs_keep_secrets import formats, phone_pattern
@@ -33,20 +31,14 @@ THANKS = "Thank you, your details are saved now."
 @pytest.fixture(scope="module")
 def private_bundle(double: ProviderDouble, request: pytest.FixtureRequest) -> Iterator[Bundle]:
     """A bundle whose provider key and token key are distinctive values to look for."""
-    running = start_bundle(
-        double.base_url,
-        extra_env={
-            "OPENAI_API_KEY": f"sk-ornina-{secrets.token_hex(20)}",
-            "TOKEN_ENDPOINT_KEY": secrets.token_urlsafe(24),
-        },
-    )
-    try:
-        running.wait_ready()
+    extra_env = {
+        "OPENAI_API_KEY": f"sk-ornina-{secrets.token_hex(20)}",
+        "TOKEN_ENDPOINT_KEY": secrets.token_urlsafe(24),
+    }
+    with running_bundle(
+        double.base_url, Path(request.node.name).stem, extra_env=extra_env
+    ) as running:
         yield running
-    finally:
-        running.stop()
-        keep_logs(running, Path(request.node.name).stem)
-        shutil.rmtree(running.root, ignore_errors=True)
 
 
 def identify_then_thank() -> list[dict]:

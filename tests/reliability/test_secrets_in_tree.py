@@ -62,7 +62,7 @@ def repository_files() -> list[Path]:
 @pytest.mark.parametrize(
     "sample",
     [
-        "OPENAI_API_KEY=sk-" + "proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1w",
+        "OPENAI_API_KEY=" + "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1w",
         "key = 'sk-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z'",
         "ELEVEN_API_KEY=" + "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
         "xi-api-key: sk_" + "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a6978",
