@@ -26,6 +26,9 @@ from playwright.sync_api import (
 )
 
 from tests.api.conftest import RunningApi, running_api
+
+# the provider double and the end-to-end bundle, module-scoped, for the real-call tests
+from tests.e2e.conftest import _fresh_double, bundle, double  # noqa: F401
 from tests.provider_double.server import make_wav
 from tests.support import PROJECT_ROOT, free_port, stop_process, wait_until
 

@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Playwright, expect
 
 from app.routers.pages import STATIC
 from tests.browser.conftest import DESKTOP, TIMEOUT_MS, launch_chromium, new_page, screenshot
-from tests.e2e.bundle import Bundle, running_bundle
+from tests.e2e.bundle import Bundle
 from tests.provider_double import ProviderDouble, espeak_pcm, make_wav
 from tests.provider_double.server import resample_pcm16
 from tests.support import wait_until
@@ -61,18 +61,6 @@ def caller_wav(path: Path) -> Path:
     silence = np.zeros(72_000, dtype=np.int16)
     path.write_bytes(make_wav(np.concatenate([silence, speech, silence]).tobytes(), 48_000))
     return path
-
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[ProviderDouble]:
-    with ProviderDouble() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def bundle(double: ProviderDouble) -> Iterator[Bundle]:
-    with running_bundle(double.base_url, "real-call") as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

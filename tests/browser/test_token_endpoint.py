@@ -11,14 +11,11 @@ endpoint. Nothing of the call page (`call.js`) is involved.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import TIMEOUT_MS
-from tests.e2e.bundle import Bundle, running_bundle
-from tests.provider_double import ProviderDouble
+from tests.e2e.bundle import Bundle
 from tests.support import wait_until
 
 # A caller is answered within seconds on an idle machine (tests/e2e/test_call.py holds the
@@ -62,18 +59,6 @@ window.callIn = async (endpoint, participantAttributes) => {
 };
 body.dataset.state = 'ready';
 """
-
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[ProviderDouble]:
-    with ProviderDouble() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def bundle(double: ProviderDouble) -> Iterator[Bundle]:
-    with running_bundle(double.base_url, "token-endpoint") as running:
-        yield running
 
 
 def test_token_source_endpoint_connects_and_the_agent_joins(open_page, bundle: Bundle):
