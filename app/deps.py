@@ -1,28 +1,35 @@
-"""Dependencies shared by the routers, as `Annotated` aliases (tests override them)."""
+"""Dependencies shared by the routers, as `Annotated` aliases."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlite_utils import Database
 
-from app.crm import connect
-from app.settings import Settings, get_settings
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+from app.settings import Settings
 
 
-def get_db(settings: SettingsDep) -> Iterator[Database]:
-    """One connection per request: sqlite3 connections are not shared between threads."""
-    db = connect(settings.crm_db_path)
-    try:
+async def app_settings(request: Request) -> Settings:
+    """The settings `create_app` was given (async: no thread hop for a constant; and not a
+    `dependency_overrides` entry, which FastAPI re-inspects on every request)."""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+
+
+async def get_db(request: Request) -> AsyncIterator[Database]:
+    """A pooled CRM connection for this request.
+
+    Async so FastAPI runs it on the event loop: taking and returning a connection is a queue
+    operation, not worth two thread hops; the endpoint then uses it in its own thread.
+    """
+    with request.app.state.crm_pool.connection() as db:
         yield db
-    finally:
-        db.close()
 
 
 DbDep = Annotated[Database, Depends(get_db)]
@@ -33,7 +40,7 @@ _api_key_header = APIKeyHeader(name="X-API-Key", scheme_name="OperatorKey", auto
 _bearer = HTTPBearer(scheme_name="OperatorBearer", auto_error=False)
 
 
-def require_operator(
+async def require_operator(
     settings: SettingsDep,
     x_api_key: Annotated[str | None, Depends(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

@@ -11,6 +11,8 @@ from fastapi.staticfiles import StaticFiles
 
 from app.access_log import AccessLogMiddleware
 from app.crm import open_crm
+from app.crm.pool import ConnectionPool
+from app.crm.writer import CrmWriter
 from app.errors import install_error_handlers
 from app.ratelimit import RateLimiter
 from app.routers import (
@@ -49,12 +51,17 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI):
         open_crm(settings.crm_db_path).close()
         yield
+        await app.state.worker_gate.aclose()
+        app.state.crm_writer.close()
+        app.state.crm_pool.close()
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = FastAPI(title="Ornina Call Center", version="0.1.0", lifespan=lifespan)
     app.state.call_rate_limiter = RateLimiter(settings.calls_rate_limit_per_minute)
     app.state.worker_gate = WorkerGate(settings)
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings
+    app.state.crm_pool = ConnectionPool(settings.crm_db_path)
+    app.state.crm_writer = CrmWriter(settings.crm_db_path)
     app.add_middleware(AccessLogMiddleware)
     if settings.cors_origins:
         # browser apps on other origins may fetch call tokens; operator routes stay

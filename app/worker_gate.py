@@ -8,7 +8,7 @@ same check as `/readyz`, remembered for a second) and answer 503 with Retry-Afte
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 
 import httpx
@@ -24,25 +24,29 @@ class WorkerGate:
     def __init__(self, settings: Settings, ttl: float = 1.0) -> None:
         self._settings = settings
         self._ttl = ttl
-        self._lock = threading.Lock()
+        self._lock = asyncio.Lock()
         self._checked_at = -ttl
         self._problem: str | None = None
         # one client for the life of the process: a new one builds a TLS context each time
         # (several ms of CPU, while every call start waits on the lock)
-        self._client = httpx.Client(timeout=1.0)
+        self._client = httpx.AsyncClient(timeout=1.0)
 
-    def problem(self) -> str | None:
-        with self._lock:
-            if time.monotonic() - self._checked_at >= self._ttl:
-                self._problem = self._ask_worker()
-                self._checked_at = time.monotonic()
-            return self._problem
+    async def problem(self) -> str | None:
+        if self._stale():
+            async with self._lock:  # one request asks; the others wait for its answer
+                if self._stale():
+                    self._problem = await self._ask_worker()
+                    self._checked_at = time.monotonic()
+        return self._problem
 
-    def check(self) -> None:
+    def _stale(self) -> bool:
+        return time.monotonic() - self._checked_at >= self._ttl
+
+    async def check(self) -> None:
         """Raise 503 when no agent could answer a call started now."""
         if not self._settings.calls_require_worker:
             return
-        problem = self.problem()
+        problem = await self.problem()
         if problem:
             raise HTTPException(
                 503,
@@ -50,9 +54,12 @@ class WorkerGate:
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
 
-    def _ask_worker(self) -> str | None:
+    async def _ask_worker(self) -> str | None:
         try:
-            info = self._client.get(f"{self._settings.agent_health_url}/worker").json()
+            info = (await self._client.get(f"{self._settings.agent_health_url}/worker")).json()
         except (httpx.HTTPError, ValueError):
             info = None
         return worker_problem(info, self._settings.agent_name)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

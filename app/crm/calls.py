@@ -8,7 +8,7 @@ from app.crm.clock import now_iso, parse
 from app.crm.db import writing
 from app.crm.errors import InvalidInput, NotFound
 from app.crm.fields import NAME_MAX, clean_language, clean_text
-from app.crm.queries import newest_first
+from app.crm.queries import insert_row, newest_first
 
 DEPARTMENTS = ("reception", "sales", "complaints")
 STATUSES = ("created", "active", "ended")
@@ -39,9 +39,7 @@ def create_call(
         "created_at": now_iso(),
     }
     with writing(db):
-        table = db["calls"]
-        table.insert(row)
-        call_id = table.last_pk
+        call_id = insert_row(db, "calls", row)
     return get_call(db, call_id=call_id)
 
 
@@ -104,9 +102,7 @@ def add_event(
         "data": json.dumps(data, ensure_ascii=False, default=str),
     }
     with writing(db):
-        table = db["call_events"]
-        table.insert(row)
-        row["id"] = table.last_pk
+        row["id"] = insert_row(db, "call_events", row)
         if kind == "persona_entered" and persona:
             _add_persona_visited(db, call_id, persona)
     row["data"] = data
@@ -147,9 +143,7 @@ def add_turn(
         **metrics,
     }
     with writing(db):
-        table = db["transcript_turns"]
-        table.insert(row)
-        row["id"] = table.last_pk
+        row["id"] = insert_row(db, "transcript_turns", row)
     return row
 
 

@@ -7,6 +7,7 @@ from app.crm.db import writing
 from app.crm.errors import InvalidInput, NotFound
 from app.crm.fields import NAME_MAX, clean_email, clean_language, clean_text
 from app.crm.phones import normalise_phone
+from app.crm.queries import insert_row
 
 EDITABLE = ("name", "phone", "email", "service_interest", "language", "notes")
 
@@ -66,9 +67,9 @@ def create_customer(db: Database, *, region: str = "SA", **fields: object) -> di
     with writing(db):
         if clean.get("phone") and _phone_taken(db, clean["phone"]):
             raise InvalidInput("a customer with this phone number already exists")
-        table = db["customers"]
-        table.insert({**clean, "created_at": stamp, "updated_at": stamp})
-        customer_id = table.last_pk
+        customer_id = insert_row(
+            db, "customers", {**clean, "created_at": stamp, "updated_at": stamp}
+        )
     return get_customer(db, customer_id=customer_id)
 
 

@@ -41,6 +41,15 @@ def require(db: Database, table: str, row_id: int | None, what: str) -> None:
         raise NotFound(f"{what} {row_id} not found")
 
 
+def insert_row(db: Database, table: str, row: dict[str, object]) -> int:
+    """INSERT one row and return its id: a plain statement on the hot paths (a call start, each
+    turn), where sqlite-utils' `insert` first looks the table up in `sqlite_master`."""
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+    return db.execute(sql, list(row.values())).lastrowid
+
+
 def next_id(db: Database, table: str) -> int:
     """The id the next row of `table` gets; call inside a write transaction."""
     return next(db.query(f"SELECT COALESCE(MAX(id), 0) + 1 AS n FROM {table}"))["n"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlite_utils import Database
 
-from app.crm import calls, customers
+from app.crm import calls, customers, writing
 from app.crm.phones import normalise_phone
-from app.deps import DbDep, SettingsDep, client_address
+from app.deps import SettingsDep, client_address
 from app.livekit_tokens import caller_token, job_metadata, new_room_name
 from app.schemas import CallCreate, CallStarted, error_responses
 from app.settings import Settings
@@ -26,34 +26,36 @@ def start_call(
 ) -> CallStarted:
     """Create the call row and mint a caller token that dispatches our agent into a new room."""
     phone = normalise_phone(body.phone, settings.phone_default_region) if body.phone else None
-    customer = (
-        customers.find_or_create_by_phone(
-            db, phone=phone, name=body.name, region=settings.phone_default_region
-        )
-        if phone
-        else None
-    )
-    # unless the call asks otherwise, a known caller hears the language of their last call
-    language = body.language or (customer or {}).get("language") or settings.default_language
     room = new_room_name()
-    call = calls.create_call(
-        db,
-        room=room,
-        language=language,
-        department=body.department,
-        customer_id=customer["id"] if customer else None,
-        caller_name=body.name,
-        caller_phone=phone,
-    )
+    # one write transaction for the customer, the call and its first event
+    with writing(db):
+        customer = (
+            customers.find_or_create_by_phone(
+                db, phone=phone, name=body.name, region=settings.phone_default_region
+            )
+            if phone
+            else None
+        )
+        # unless the call asks otherwise, a known caller hears the language of their last call
+        language = body.language or (customer or {}).get("language") or settings.default_language
+        call = calls.create_call(
+            db,
+            room=room,
+            language=language,
+            department=body.department,
+            customer_id=customer["id"] if customer else None,
+            caller_name=body.name,
+            caller_phone=phone,
+        )
+        calls.add_event(
+            db, call_id=call["id"], kind="dispatched", agent_name=settings.agent_name, room=room
+        )
     metadata = job_metadata(
         call_id=call["id"],
         department=body.department,
         language=language,
         name=body.name,
         phone=phone,
-    )
-    calls.add_event(
-        db, call_id=call["id"], kind="dispatched", agent_name=settings.agent_name, room=room
     )
     token = caller_token(
         settings,
@@ -75,10 +77,8 @@ def start_call(
 
 
 @router.post("/calls", status_code=201, response_model=CallStarted)
-def create_call(
-    body: CallCreate, request: Request, db: DbDep, settings: SettingsDep
-) -> CallStarted:
+async def create_call(body: CallCreate, request: Request, settings: SettingsDep) -> CallStarted:
     """Start a call: returns the room, the LiveKit URL and a caller token (public, rate-limited)."""
     request.app.state.call_rate_limiter.check(client_address(request))
-    request.app.state.worker_gate.check()
-    return start_call(db, settings, body)
+    await request.app.state.worker_gate.check()
+    return await request.app.state.crm_writer.run(start_call, settings, body)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.deps import DbDep, SettingsDep, client_address
+from app.deps import SettingsDep, client_address
 from app.routers.call_start import start_call
 from app.schemas import CallCreate, error_responses
 
@@ -74,10 +74,9 @@ def _check_room_config(room_config: dict[str, Any] | None, agent_name: str) -> N
 
 
 @router.post("/token", status_code=201, response_model=TokenResponse)
-def create_token(
+async def create_token(
     body: TokenRequest,
     request: Request,
-    db: DbDep,
     settings: SettingsDep,
     x_call_key: Annotated[str | None, Header()] = None,
 ) -> TokenResponse:
@@ -105,9 +104,9 @@ def create_token(
         field = ".".join(str(part) for part in first["loc"])
         raise HTTPException(422, f"participant_attributes.{field}: {first['msg']}") from None
     request.app.state.call_rate_limiter.check(client_address(request))
-    request.app.state.worker_gate.check()
-    started = start_call(
-        db,
+    await request.app.state.worker_gate.check()
+    started = await request.app.state.crm_writer.run(
+        start_call,
         settings,
         call,
         identity=body.participant_identity,
