@@ -27,6 +27,11 @@ LLM_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=10.0)
 SPEECH_TIMEOUT = httpx.Timeout(connect=15.0, read=5.0, write=5.0, pool=5.0)
 """The openai plugin's own defaults for STT and TTS."""
 HTTP_LIMITS = httpx.Limits(max_connections=50, max_keepalive_connections=50, keepalive_expiry=120)
+# Raw 24 kHz PCM rather than the plugins' mp3 default: no decoder thread per reply, and none of
+# the ~46 ms of encoder padding an mp3 starts with, which the caller hears as a later first word
+# (bench/, BENCHMARKS.md). The bytes cost nothing on a server-to-server link.
+TTS_OPENAI_FORMAT = "pcm"
+TTS_ELEVENLABS_ENCODING = "pcm_24000"
 NO_KEY = "no-key"
 """An OpenAI-compatible server without auth still needs some key for the client."""
 
@@ -109,12 +114,16 @@ class Providers:
                     model=settings.elevenlabs_model,
                     language=language,
                     api_key=settings.eleven_api_key.get_secret_value(),
+                    encoding=TTS_ELEVENLABS_ENCODING,
                 )
             )
         if pipeline_available(settings):
             chain.append(
                 openai.TTS(
-                    model=settings.tts_model, voice=spec.openai_voice, client=self._client("speech")
+                    model=settings.tts_model,
+                    voice=spec.openai_voice,
+                    response_format=TTS_OPENAI_FORMAT,
+                    client=self._client("speech"),
                 )
             )
         if not chain:

@@ -7,7 +7,6 @@ import asyncio
 import importlib
 import ipaddress
 import logging
-import os
 from urllib.parse import urlparse
 
 from livekit import local_inference
@@ -53,7 +52,16 @@ least this)."""
 CONNECT_RETRIES = 1_000_000
 """Effectively forever: a worker that starts before its LiveKit server keeps retrying (every
 10 s) instead of exiting."""
-IDLE_PROCESSES = min(os.cpu_count() or 1, 4)
+IDLE_PROCESSES = 4
+"""Job processes kept warm (~90 MiB each while idle). A call that finds none waits for a new
+process to import and load its models, seconds on a busy machine, while its caller listens to
+silence; four covers a burst of four callers even on two cores (bench/, BENCHMARKS.md)."""
+CAPTIONS = room_io.TextOutputOptions(sync_transcription=False)
+"""Captions as the reply is generated, not paced word by word to the audio. The pacing runs an
+STFT of the agent's audio on the call's event loop; under load it blocked that loop for 0.5-1 s
+at a time, and the greeting it should have captioned never reached the caller (bench/,
+BENCHMARKS.md). The cost: an interrupted reply is kept in the transcript as generated up to the
+interruption rather than as heard."""
 PARTICIPANT_TIMEOUT = 20.0
 NOTICE_PLAYOUT_TIMEOUT = 30.0
 PREWARM_IMPORTS = (
@@ -62,7 +70,10 @@ PREWARM_IMPORTS = (
     "anyio._core._streams",
     "anyio.abc._testing",
     "httpcore._async.http11",
+    "openai.lib.streaming.chat",
     "openai.pagination",
+    "openai.resources.audio",
+    "openai.resources.chat",
     "openai.resources.models",
 )
 """Imported by the first provider request; the framework logs each as blocking a call's loop."""
@@ -208,7 +219,7 @@ async def entrypoint(ctx: JobContext) -> None:
             session,
             state,
             room=ctx.room,
-            room_options=room_io.RoomOptions(delete_room_on_close=True),
+            room_options=room_io.RoomOptions(delete_room_on_close=True, text_output=CAPTIONS),
             local_voice=EspeakTTS if espeak_available() else None,
         )
     except Exception:
@@ -257,7 +268,7 @@ async def _speak_and_leave(
         Agent(instructions="You only read out a notice."),
         room=ctx.room,
         room_options=room_io.RoomOptions(
-            audio_input=False, text_input=False, delete_room_on_close=True
+            audio_input=False, text_input=False, delete_room_on_close=True, text_output=CAPTIONS
         ),
     )
     try:

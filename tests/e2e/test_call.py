@@ -61,6 +61,8 @@ async def test_caller_speaks_is_transferred_to_sales_and_the_crm_keeps_the_call(
             timeout=30,
         )
         assert log["transcriptions"][0]["duration"] > 1.0
+        # raw PCM, no mp3 to decode (agent/providers.py)
+        assert {s["response_format"] for s in log["speech"]} == {"pcm"}
         await caller.wait_for_speech(since=spoke_until, frames=75, timeout=30)
         await caller.wait_for_quiet(seconds=1.5)  # the caller listens to the end, then hangs up
     finally:
