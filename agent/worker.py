@@ -72,8 +72,9 @@ PREWARM_IMPORTS = (
     "httpcore._async.http11",
     "openai.lib.streaming.chat",
     "openai.pagination",
-    "openai.resources.audio",
-    "openai.resources.chat",
+    "openai.resources.audio.speech",
+    "openai.resources.audio.transcriptions",
+    "openai.resources.chat.completions",
     "openai.resources.models",
 )
 """Imported by the first provider request; the framework logs each as blocking a call's loop."""
