@@ -36,6 +36,15 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
+CALLS_PER_CORE = 6
+"""A call costs the worker about 13 % of a core (VAD, turn detector, Opus, resampling;
+BENCHMARKS.md): six per core leaves headroom for the bursts of a turn."""
+
+
+def default_max_calls() -> int:
+    return CALLS_PER_CORE * (os.cpu_count() or 1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=os.environ.get("ORNINA_ENV_FILE", PROJECT_ROOT / ".env"),
@@ -49,7 +58,7 @@ class Settings(BaseSettings):
     livekit_api_secret: SecretStr = Field(min_length=1)
     agent_name: str = Field(default="ornina-agent", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     agent_health_url: str = "http://127.0.0.1:8081"
-    agent_max_concurrent_calls: int = Field(default=20, ge=1, le=1000)
+    agent_max_concurrent_calls: int = Field(default_factory=default_max_calls, ge=1, le=1000)
 
     # CRM and API
     crm_db_path: Path = PROJECT_ROOT / "data" / "crm.sqlite3"

@@ -55,6 +55,13 @@ def test_valid_settings_and_defaults(monkeypatch: pytest.MonkeyPatch):
     assert SECRET not in str(settings.model_dump())
 
 
+@pytest.mark.parametrize("cores", [1, 2, 16])
+def test_calls_per_worker_follow_the_cores(monkeypatch: pytest.MonkeyPatch, cores: int):
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert load(monkeypatch).agent_max_concurrent_calls == 6 * cores
+    assert load(monkeypatch, AGENT_MAX_CONCURRENT_CALLS="40").agent_max_concurrent_calls == 40
+
+
 def test_provider_keys_and_urls(monkeypatch: pytest.MonkeyPatch):
     settings = load(
         monkeypatch,
