@@ -22,10 +22,10 @@ from tests.api.conftest import PUBLIC_API_ROUTES, RunningApi, running_api
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 
 
-def function_tree(function: Callable) -> ast.FunctionDef:
+def function_tree(function: Callable) -> ast.FunctionDef | ast.AsyncFunctionDef:
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     (node,) = tree.body
-    assert isinstance(node, ast.FunctionDef)
+    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     return node
 
 
