@@ -11,12 +11,15 @@ small write. A request is answered only after its transaction commits (bench/, B
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from sqlite_utils import Database
 
 from app.crm.db import connect, writing
 
@@ -45,24 +48,22 @@ class CrmWriter:
         self._thread.join()
 
     def _serve(self) -> None:
-        db = connect(self._path)
+        db = None
         try:
             while (group := self._next_group()) is not None:
-                outcomes = []
                 try:
-                    with writing(db):
-                        for work, loop, future in group:
-                            try:
-                                with db.atomic():  # a failing job undoes only its own writes
-                                    outcomes.append((loop, future, work(db), None))
-                            except Exception as error:  # noqa: BLE001 - handed to its request
-                                outcomes.append((loop, future, None, error))
-                except Exception as error:  # noqa: BLE001 - BEGIN or COMMIT failed: all fail
+                    # opened on first use: the API may start before its CRM file exists
+                    if db is None:
+                        db = connect(self._path)
+                    outcomes = _run_group(db, group)
+                except Exception as error:  # noqa: BLE001 - no connection, BEGIN or COMMIT
                     outcomes = [(loop, future, None, error) for _, loop, future in group]
                 for loop, future, result, error in outcomes:
-                    loop.call_soon_threadsafe(_settle, future, result, error)
+                    with contextlib.suppress(RuntimeError):  # that loop has closed
+                        loop.call_soon_threadsafe(_settle, future, result, error)
         finally:
-            db.close()
+            if db is not None:
+                db.close()
 
     def _next_group(self) -> list | None:
         """The waiting jobs (at least one, blocking for it); None once closed."""
@@ -80,6 +81,19 @@ class CrmWriter:
                 break
             group.append(job)
         return group
+
+
+def _run_group(db: Database, group: list) -> list:
+    """Each job in its own savepoint of one transaction: a failing job undoes only its writes."""
+    outcomes = []
+    with writing(db):
+        for work, loop, future in group:
+            try:
+                with db.atomic():
+                    outcomes.append((loop, future, work(db), None))
+            except Exception as error:  # noqa: BLE001 - handed to its request
+                outcomes.append((loop, future, None, error))
+    return outcomes
 
 
 def _call_with_db(work: Callable[..., T], args: tuple, kwargs: dict, db: object) -> T:

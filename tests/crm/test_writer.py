@@ -4,13 +4,14 @@ failure stays its own, and an answer comes only once its writes are committed.""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
 
-from app.crm import InvalidInput, connect, customers
+from app.crm import InvalidInput, connect, customers, open_crm
 from app.crm.writer import CrmWriter
 
 
@@ -93,3 +94,16 @@ async def test_a_caller_who_hangs_up_does_not_stop_the_writer(writer: CrmWriter,
     await held
     assert await writer.run(_add, "next") >= 1
     assert "next" in _names(db_path)
+
+
+async def test_a_writer_started_before_its_crm_file_exists_works_once_it_does(tmp_path: Path):
+    path = tmp_path / "not-yet" / "crm.sqlite3"
+    crm_writer = CrmWriter(path)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            await crm_writer.run(_add, "too early")
+        open_crm(path).close()
+        assert await crm_writer.run(_add, "on time") == 1
+        assert _names(path) == ["on time"]
+    finally:
+        crm_writer.close()
