@@ -75,6 +75,7 @@ PREWARM_IMPORTS = (
     "openai.resources.audio.speech",
     "openai.resources.audio.transcriptions",
     "openai.resources.chat.completions",
+    "openai.resources.chat.completions.messages",
     "openai.resources.models",
 )
 """Imported by the first provider request; the framework logs each as blocking a call's loop."""
