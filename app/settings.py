@@ -36,9 +36,10 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-CALLS_PER_CORE = 6
-"""A call costs the worker about 13 % of a core (VAD, turn detector, Opus, resampling;
-BENCHMARKS.md): six per core leaves headroom for the bursts of a turn."""
+CALLS_PER_CORE = 4
+"""A call costs the worker about 14 % of a core (VAD, turn detector, Opus, resampling;
+BENCHMARKS.md), and with the cores saturated callers stop hearing the agent: four per core
+keeps a worker at about half its machine, for the LiveKit server and the bursts of a turn."""
 
 
 def default_max_calls() -> int:

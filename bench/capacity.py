@@ -66,6 +66,30 @@ async def last_end_of_turn_delay(bundle: Bundle, call_id: int) -> float | None:
     return turns[-1]["end_of_turn_delay"] if turns else None
 
 
+async def what_the_agent_did(bundle: Bundle, double: ProviderDouble, callers: list) -> list:
+    """For a failed step: each call's turns in the CRM (the greeting, interrupted or not), its
+    events, what its caller heard (frames, loud frames), and the double's TTS request count."""
+    headers = {"X-API-Key": bundle.operator_key}
+    seen = []
+    async with httpx.AsyncClient(base_url=bundle.api_url, headers=headers, timeout=10) as client:
+        for caller in callers:
+            call = (await client.get(f"/api/calls/{caller.call['call_id']}")).json()
+            seen.append(
+                {
+                    "call_id": call.get("id"),
+                    "status": call.get("status"),
+                    "turns": [
+                        (t["role"], t["text"][:30], "interrupted" if t["interrupted"] else "")
+                        for t in call.get("transcript", [])
+                    ],
+                    "heard": (caller.heard.frames, caller.heard.loud_frames),
+                    "events": [e["kind"] for e in call.get("events", [])],
+                }
+            )
+    log_ = await double.alog()
+    return [*seen, {"tts_requests": len(log_["speech"])}]
+
+
 async def ramp(bundle: Bundle, double: ProviderDouble, max_calls: int) -> dict:
     consts = framework_constants()
     ideal = ideal_for(REALISTIC, consts, consts["endpointing_min_delay_s"])
@@ -91,6 +115,7 @@ async def ramp(bundle: Bundle, double: ProviderDouble, max_calls: int) -> dict:
                     f"a call was not answered: {error} (per new caller: frames received, "
                     f"loud frames, audio tracks subscribed: {heard})"
                 )
+                step["agent_side"] = await what_the_agent_did(bundle, double, new)
                 steps.append(step)
                 break
             await double.autterances([{"text": TURN_SENTENCE, "language": "en"}] * len(callers))
@@ -103,6 +128,7 @@ async def ramp(bundle: Bundle, double: ProviderDouble, max_calls: int) -> dict:
                 )
             except Exception as error:  # noqa: BLE001
                 step["failed"] = f"a turn got no reply: {error}"
+                step["agent_side"] = await what_the_agent_did(bundle, double, callers)
                 steps.append(step)
                 break
             wall = time.monotonic() - wall0

@@ -127,6 +127,8 @@ def start_bundle(
             "CRM_DB_PATH": str(root / "data" / "crm.sqlite3"),
             "OPERATOR_API_KEY": operator_key,
             "CALLS_RATE_LIMIT_PER_MINUTE": "1000",
+            # the default follows the cores (4 each); the suites place up to 5 calls at once
+            "AGENT_MAX_CONCURRENT_CALLS": "8",
             "OPENAI_BASE_URL": provider_base_url,
             "OPENAI_API_KEY": "test",
             "STT_MODEL": "whisper-1",
