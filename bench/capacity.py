@@ -39,6 +39,7 @@ from tests.e2e.bundle import Bundle
 from tests.provider_double.client import ProviderDouble
 
 STEP = 5
+UTTERANCES_PER_TURN = 3
 ADDED_P90_LIMIT_MS = 200.0
 """The ramp stops when the overhead's P90 is this much above the one-call P90 of the same run
 (a single call's overhead P90 is already above 200 ms on this machine, see the turn figure)."""
@@ -118,7 +119,11 @@ async def ramp(bundle: Bundle, double: ProviderDouble, max_calls: int) -> dict:
                 step["agent_side"] = await what_the_agent_did(bundle, double, new)
                 steps.append(step)
                 break
-            await double.autterances([{"text": TURN_SENTENCE, "language": "en"}] * len(callers))
+            # The double hands one utterance to each upload, from one queue for all calls. Under
+            # load the VAD can cut a sentence in two (two uploads), which took another call's
+            # utterance and left that call an empty transcript and no reply: spares for that.
+            spares = UTTERANCES_PER_TURN * len(callers)
+            await double.autterances([{"text": TURN_SENTENCE, "language": "en"}] * spares)
             cpu0, _ = tree_usage(agent_pid)
             me0 = sum(me.cpu_times()[:2])
             wall0 = time.monotonic()
