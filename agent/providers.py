@@ -27,9 +27,9 @@ LLM_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=10.0)
 SPEECH_TIMEOUT = httpx.Timeout(connect=15.0, read=5.0, write=5.0, pool=5.0)
 """The openai plugin's own defaults for STT and TTS."""
 HTTP_LIMITS = httpx.Limits(max_connections=50, max_keepalive_connections=50, keepalive_expiry=120)
-# Raw 24 kHz PCM rather than the plugins' mp3 default: no decoder thread per reply, and none of
-# the ~46 ms of encoder padding an mp3 starts with, which the caller hears as a later first word
-# (bench/, BENCHMARKS.md). The bytes cost nothing on a server-to-server link.
+# Raw 24 kHz PCM rather than the plugins' mp3 default: no decoder thread and no decoding CPU per
+# reply, and no encoder padding at its head (bench/, BENCHMARKS.md). The extra bytes cost
+# nothing that matters on a server-to-server link.
 TTS_OPENAI_FORMAT = "pcm"
 TTS_ELEVENLABS_ENCODING = "pcm_24000"
 NO_KEY = "no-key"

@@ -58,10 +58,9 @@ process to import and load its models, seconds on a busy machine, while its call
 silence; four covers a burst of four callers even on two cores (bench/, BENCHMARKS.md)."""
 CAPTIONS = room_io.TextOutputOptions(sync_transcription=False)
 """Captions as the reply is generated, not paced word by word to the audio. The pacing runs an
-STFT of the agent's audio on the call's event loop; under load it blocked that loop for 0.5-1 s
-at a time, and the greeting it should have captioned never reached the caller (bench/,
-BENCHMARKS.md). The cost: an interrupted reply is kept in the transcript as generated up to the
-interruption rather than as heard."""
+STFT of the agent's audio on the call's event loop; under load it blocked that loop, and with it
+the call's audio, for 0.5-1 s at a time (bench/, BENCHMARKS.md). The cost: an interrupted reply
+is kept in the transcript as generated up to the interruption rather than as heard."""
 PARTICIPANT_TIMEOUT = 20.0
 NOTICE_PLAYOUT_TIMEOUT = 30.0
 PREWARM_IMPORTS = (
