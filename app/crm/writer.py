@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import queue
 import threading
 from collections.abc import Callable
@@ -39,8 +38,7 @@ class CrmWriter:
         """`work(db, *args, **kwargs)` in the writer thread, once its transaction committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        job = functools.partial(_call_with_db, work, args, kwargs)
-        self._jobs.put((job, loop, future))
+        self._jobs.put((lambda db: work(db, *args, **kwargs), loop, future))
         return await future
 
     def close(self) -> None:
@@ -94,10 +92,6 @@ def _run_group(db: Database, group: list) -> list:
             except Exception as error:  # noqa: BLE001 - handed to its request
                 outcomes.append((loop, future, None, error))
     return outcomes
-
-
-def _call_with_db(work: Callable[..., T], args: tuple, kwargs: dict, db: object) -> T:
-    return work(db, *args, **kwargs)
 
 
 def _settle(future: asyncio.Future, result: object, error: BaseException | None) -> None:
