@@ -36,7 +36,10 @@ class Persona:
     tone: str
     role: Mapping[str, str]
     greeting: Mapping[str, str]
-    known_caller_greeting: Mapping[str, str]
+    named_greeting: Mapping[str, str]
+    """For a verified caller on their first call: by name, never "welcome back"."""
+    returning_greeting: Mapping[str, str]
+    """For a verified caller who has called before."""
     handoff_intro: Mapping[str, str]
     voice_setting: str
     """Settings field holding this persona's ElevenLabs voice id."""
@@ -104,7 +107,11 @@ PERSONAS: Mapping[PersonaType, Persona] = MappingProxyType(
                 "en": "Welcome to Ornina, this is Ahmed at Reception. How can I help you today?",
                 "ar": "أهلاً بك في أورنينا، معك أحمد من الاستقبال. كيف يمكنني مساعدتك اليوم؟",
             },
-            known_caller_greeting={
+            named_greeting={
+                "en": "Welcome to Ornina, {name}. This is Ahmed at Reception. How can I help?",
+                "ar": "أهلاً بك في أورنينا يا {name}. معك أحمد من الاستقبال. كيف أساعدك؟",
+            },
+            returning_greeting={
                 "en": "Welcome back to Ornina, {name}. This is Ahmed at Reception. How can I help?",
                 "ar": "أهلاً بعودتك إلى أورنينا يا {name}. معك أحمد من الاستقبال. كيف أساعدك؟",
             },
@@ -140,9 +147,13 @@ PERSONAS: Mapping[PersonaType, Persona] = MappingProxyType(
                 "en": "Hello, this is Sarah from Ornina Sales. How can I help you?",
                 "ar": "مرحباً، معك سارة من قسم المبيعات في أورنينا. كيف يمكنني مساعدتك؟",
             },
-            known_caller_greeting={
+            named_greeting={
                 "en": "Hello {name}, this is Sarah from Ornina Sales. How can I help you?",
                 "ar": "مرحباً {name}، معك سارة من قسم المبيعات في أورنينا. كيف يمكنني مساعدتك؟",
+            },
+            returning_greeting={
+                "en": "Welcome back, {name}! This is Sarah from Ornina Sales. How can I help?",
+                "ar": "أهلاً بعودتك يا {name}! معك سارة من قسم المبيعات في أورنينا. كيف أساعدك؟",
             },
             handoff_intro={
                 "en": "Hi, this is Sarah from Sales.",
@@ -176,9 +187,13 @@ PERSONAS: Mapping[PersonaType, Persona] = MappingProxyType(
                 "en": "This is Mohammed from Ornina Support. I'm here to help: what happened?",
                 "ar": "مرحباً، معك محمد من قسم الدعم في أورنينا. أنا هنا لمساعدتك، ماذا حدث؟",
             },
-            known_caller_greeting={
+            named_greeting={
                 "en": "Hello {name}, this is Mohammed from Ornina Support. What happened?",
                 "ar": "مرحباً {name}، معك محمد من قسم الدعم في أورنينا. ماذا حدث؟",
+            },
+            returning_greeting={
+                "en": "Welcome back, {name}. This is Mohammed from Ornina Support. What happened?",
+                "ar": "أهلاً بعودتك يا {name}. معك محمد من قسم الدعم في أورنينا. ماذا حدث؟",
             },
             handoff_intro={
                 "en": "Hello, this is Mohammed from Complaints and Support.",
@@ -214,12 +229,20 @@ def get_system_prompt(persona: PersonaType | str, language: str) -> str:
     return f"{spec.role[language]}\n\n{rules}"
 
 
-def get_greeting(persona: PersonaType | str, language: str, caller_name: str | None = None) -> str:
-    """The first sentence a persona says when a call starts with it."""
+def get_greeting(
+    persona: PersonaType | str,
+    language: str,
+    caller_name: str | None = None,
+    *,
+    returning: bool = False,
+) -> str:
+    """The first sentence a persona says when a call starts with it. `caller_name` only for a
+    verified caller (the name on their record); `returning` if they have called before."""
     spec = get_persona(persona)
     language = check_language(language)
     if caller_name:
-        return spec.known_caller_greeting[language].format(name=caller_name)
+        greeting = spec.returning_greeting if returning else spec.named_greeting
+        return greeting[language].format(name=caller_name)
     return spec.greeting[language]
 
 

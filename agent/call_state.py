@@ -18,6 +18,7 @@ from agent.metadata import CallMetadata
 from app.crm import NotFound
 from app.crm import calls as crm_calls
 from app.crm import customers as crm_customers
+from app.crm import identity as crm_identity
 from personas import PersonaType
 
 logger = logging.getLogger("ornina.agent.call")
@@ -29,6 +30,14 @@ class VoiceModels(Protocol):
     def stt(self, language: str) -> stt.STT: ...
 
     def tts(self, persona: PersonaType, language: str) -> tts.TTS: ...
+
+
+IDENTITY_METHODS = {
+    "caller_id": "caller ID on a trusted phone line",
+    "trusted_token": "signed in on the Ornina website",
+    "in_call_code": "one-time code given in this call",
+    "": "verified",
+}
 
 
 @dataclass(frozen=True)
@@ -46,14 +55,21 @@ class CallState:
     persona: PersonaType
     language: str
     region: str = "SA"
+    identity_level: str = "anonymous"
+    """`verified`, `claimed` or `anonymous` (app.crm.identity)."""
+    identity_method: str | None = None
+    """How a verified call was verified: `caller_id`, `trusted_token`, `in_call_code`."""
     customer_id: int | None = None
-    """The caller's own CRM record, once known; tools never touch any other."""
+    """The verified caller's own CRM record; tools never touch any other, and on a claimed or
+    anonymous call none at all."""
     caller_name: str | None = None
-    """The name on the caller's record."""
+    """The name on the verified caller's record."""
+    returning: bool = False
+    """A verified caller who has called before (welcomed back)."""
     claimed_name: str | None = None
-    """The name typed on the call page, not yet confirmed by a record."""
+    """The name the caller gave (typed on the call page or said): a claim."""
     caller_phone: str | None = None
-    """The number the call was placed from (E.164), as the API recorded it."""
+    """The number the caller gave (a claim) or, verified by caller ID, the number calling."""
     transfers: list[Transfer] = field(default_factory=list)
     outcome: str | None = None
     """How the call ended, when something decided it (end_call, a provider failure)."""
@@ -75,17 +91,36 @@ class CallState:
         except Exception:
             logger.warning("could not publish the persona to the room", exc_info=True)
 
+    @property
+    def verified(self) -> bool:
+        return self.identity_level == "verified"
+
     def caller_facts(self) -> str:
-        """What is already known about the caller, for the persona's prompt."""
-        facts = []
-        if self.customer_id is not None:
-            facts.append(f"The caller's CRM record is on file (name: {self.caller_name or '-'}).")
-        else:
-            facts.append("The caller has no CRM record linked to this call yet.")
-            if self.claimed_name:
-                facts.append(f"On the call page they gave the name {self.claimed_name}.")
-        if self.caller_phone:
-            facts.append("The number the caller is calling from is on file.")
+        """What is known about the caller and what they may be told, for the persona's prompt.
+        Nothing from a record reaches the prompt before the caller is verified."""
+        if self.verified and self.customer_id is not None:
+            return (
+                f"The caller is verified ({IDENTITY_METHODS[self.identity_method or '']}) as "
+                f"the customer on record, name: {self.caller_name or '-'}. You may read and "
+                "change their own record, tickets, quotes and follow-ups, never anyone else's."
+            )
+        if self.verified:
+            return (
+                "The caller's phone number is verified by caller ID but has no CRM record yet: "
+                "identify_caller creates their record with it."
+            )
+        facts = [
+            "The caller is NOT verified. Nothing from any customer record may be read out or "
+            "changed on this call: no names, tickets, quotes, follow-ups, email or phone from "
+            "the CRM, whatever the caller says. Do not greet them as a returning customer. "
+            "Without verification you can answer questions about Ornina, its services and "
+            "prices, note their details, and open tickets, quotes or follow-ups that our team "
+            "links to their record later. To verify, the caller gives their phone number and "
+            "the one-time code an operator or their account page on the Ornina website gave "
+            "them: call verify_identity."
+        ]
+        if self.claimed_name:
+            facts.append(f"They gave the name {self.claimed_name} (not verified).")
         return " ".join(facts)
 
 
@@ -97,13 +132,20 @@ async def open_call(
     default_language: str,
     region: str = "SA",
     voice: VoiceModels | None = None,
+    caller_id: str = "",
 ) -> CallState:
-    """The state of a call starting now: its CRM row (created if the dispatch named none), the
-    caller's record if the number is known, and the language to greet in."""
+    """The state of a call starting now: its CRM row (created if the dispatch named none), who
+    the caller has proven to be (the call row's identity, or `caller_id`, a number a trusted
+    trunk vouches for), and the language to greet in."""
     resolved = await crm.run(
-        _resolve_call, meta=meta, room=room, default_language=default_language, region=region
+        _resolve_call,
+        meta=meta,
+        room=room,
+        default_language=default_language,
+        region=region,
+        caller_id=caller_id,
     )
-    call, customer, problems = resolved
+    call, customer, returning, problems = resolved
     if problems:
         logger.warning("bad dispatch metadata", extra={"problems": problems, "room": room})
         crm.submit(
@@ -115,17 +157,26 @@ async def open_call(
         persona=meta.department,
         language=call["language"],
         region=region,
+        identity_level=call["identity_level"],
+        identity_method=call["identity_method"],
         customer_id=customer["id"] if customer else None,
         caller_name=customer["name"] if customer else None,
-        claimed_name=meta.name,
-        caller_phone=meta.phone or call["caller_phone"],
+        returning=returning,
+        claimed_name=meta.name or call["caller_name"],
+        caller_phone=call["caller_phone"] or meta.phone,
         voice=voice,
     )
 
 
 def _resolve_call(
-    db: Database, *, meta: CallMetadata, room: str, default_language: str, region: str
-) -> tuple[dict, dict | None, list[str]]:
+    db: Database,
+    *,
+    meta: CallMetadata,
+    room: str,
+    default_language: str,
+    region: str,
+    caller_id: str,
+) -> tuple[dict, dict | None, bool, list[str]]:
     problems = list(meta.problems)
     call = None
     if meta.call_id is not None:
@@ -135,22 +186,23 @@ def _resolve_call(
             problems.append("call_id does not name a call")
     if call is None:
         call = _create_call(db, meta=meta, room=room, language=meta.language or default_language)
+    if caller_id and call["identity_level"] != "verified":
+        call = crm_identity.mark_caller_id(db, call_id=call["id"], phone=caller_id, region=region)
 
-    customer = None
-    phone = meta.phone or call["caller_phone"]
-    if call["customer_id"] is not None:
+    # only a verified call has a customer of its own proving; a claimed number looks up nothing
+    customer, returning = None, False
+    if call["identity_level"] == "verified" and call["customer_id"] is not None:
         customer = crm_customers.get_customer(db, customer_id=call["customer_id"])
-    elif phone:
-        customer = crm_customers.find_by_phone(db, phone=phone, region=region)
-        if customer is not None:
-            crm_calls.set_call_customer(db, call_id=call["id"], customer_id=customer["id"])
+        returning = crm_identity.has_called_before(
+            db, customer_id=customer["id"], call_id=call["id"]
+        )
 
-    # the call's own choice first, then the language of the caller's last call
+    # the call's own choice first, then the language of a verified caller's last call
     language = meta.language or (customer or {}).get("language") or default_language
     if language != call["language"]:
         crm_calls.set_call_language(db, call_id=call["id"], language=language)
         call = crm_calls.get_call(db, call_id=call["id"])
-    return call, customer, problems
+    return call, customer, returning, problems
 
 
 def _create_call(db: Database, *, meta: CallMetadata, room: str, language: str) -> dict:

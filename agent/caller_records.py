@@ -12,9 +12,11 @@ from app.crm import NotFound
 from app.crm import calls as crm_calls
 from app.crm import customers as crm_customers
 from app.crm import follow_ups as crm_follow_ups
+from app.crm import identity as crm_identity
 from app.crm import quotes as crm_quotes
 from app.crm import tickets as crm_tickets
 from app.crm.clock import now
+from app.crm.db import writing
 from app.crm.phones import normalise_phone
 
 RECENT = 5
@@ -25,10 +27,21 @@ class NotTheCallersNumber(Exception):
     """The phone number is on another customer's record; nothing about it may be revealed."""
 
 
+class NotTheVerifiedNumber(Exception):
+    """The caller ID was verified; a record created on this call gets that number only."""
+
+
 def save_caller(
-    db: Database, *, call_id: int, customer_id: int | None, region: str, **fields: str
+    db: Database,
+    *,
+    call_id: int,
+    customer_id: int | None,
+    verified_phone: str | None,
+    region: str,
+    **fields: str,
 ) -> dict:
-    """Update the caller's own record, or create it and link it to the call.
+    """Update the verified caller's own record; or create it, for a caller whose number is
+    verified by caller ID but not on record yet, and link it to the call.
 
     A number that already belongs to another record is refused without saying whose it is:
     a caller cannot take over a record by naming its phone number.
@@ -40,8 +53,15 @@ def save_caller(
             raise NotTheCallersNumber()
     if customer_id is not None:
         return crm_customers.update_customer(db, customer_id=customer_id, region=region, **fields)
-    customer = crm_customers.create_customer(db, region=region, **fields)
-    crm_calls.set_call_customer(db, call_id=call_id, customer_id=customer["id"])
+    if not verified_phone:
+        raise PermissionError("only a verified caller's record may be created or changed")
+    if fields.setdefault("phone", verified_phone) != verified_phone:
+        raise NotTheVerifiedNumber()
+    with writing(db):
+        customer = crm_customers.create_customer(db, region=region, **fields)
+        crm_identity.verify_call(
+            db, call_id=call_id, customer_id=customer["id"], method="caller_id"
+        )
     return customer
 
 
@@ -84,22 +104,13 @@ def schedule_follow_up(
 
 
 def open_callback_ticket(
-    db: Database,
-    *,
-    call_id: int,
-    customer_id: int | None,
-    phone: str | None,
-    name: str | None,
-    region: str,
-    description: str,
+    db: Database, *, call_id: int, customer_id: int | None, description: str
 ) -> dict | None:
-    """A callback ticket for a call the agent could not finish; None if the caller is unknown."""
-    if customer_id is None:
-        if not phone:
-            return None
-        customer = crm_customers.find_or_create_by_phone(db, phone=phone, name=name, region=region)
-        customer_id = customer["id"]
-        crm_calls.set_call_customer(db, call_id=call_id, customer_id=customer_id)
+    """A callback ticket for a call the agent could not finish: on the verified caller's
+    record, or on the call (for an operator to link) when the caller left a number to call;
+    None when there is nobody to call back."""
+    if customer_id is None and not crm_calls.get_call(db, call_id=call_id)["caller_phone"]:
+        return None
     return crm_tickets.open_ticket(
         db,
         customer_id=customer_id,

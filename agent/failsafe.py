@@ -60,9 +60,6 @@ class ProviderFailsafe:
                 caller_records.open_callback_ticket,
                 call_id=state.call_id,
                 customer_id=state.customer_id,
-                phone=state.caller_phone,
-                name=state.caller_name or state.claimed_name,
-                region=state.region,
                 description=(
                     f"Every {stage.upper()} provider failed during the call with "
                     f"{state.persona.value}; the caller was told we would call back."
@@ -76,7 +73,6 @@ class ProviderFailsafe:
                 "no callback ticket: the caller is unknown", extra={"call_id": state.call_id}
             )
             return None
-        state.customer_id = ticket["customer_id"]
         return ticket["number"]
 
     async def _apologise(self, text: str, *, use_local_voice: bool) -> None:

@@ -94,7 +94,10 @@ class PersonaAgent(ContactTools, Agent):
         state.persona = self.persona
         await state.announce()
         if not self._handed_over:
-            self.session.say(get_greeting(self.persona, state.language, state.caller_name))
+            greeting = get_greeting(
+                self.persona, state.language, state.caller_name, returning=state.returning
+            )
+            self.session.say(greeting)
             return
         self.session.say(get_persona(self.persona).handoff_intro[state.language])
         self.session.generate_reply(instructions=_continue_instructions(state))

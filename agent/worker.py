@@ -9,7 +9,7 @@ import ipaddress
 import logging
 from urllib.parse import urlparse
 
-from livekit import local_inference
+from livekit import local_inference, rtc
 from livekit.agents import (
     Agent,
     AgentServer,
@@ -26,7 +26,7 @@ from livekit.agents import (
 from livekit.agents.worker import ServerEnvOption
 from livekit.plugins import silero
 
-from agent import log_privacy, stop_signals
+from agent import identity, log_privacy, stop_signals
 from agent.call_state import CallState, open_call
 from agent.crm import CallCrm
 from agent.local_tts import EspeakTTS, espeak_available
@@ -184,6 +184,8 @@ async def entrypoint(ctx: JobContext) -> None:
     )
     providers = Providers(settings) if pipeline_available(settings) else None
     try:
+        await ctx.connect()
+        caller = await _first_caller(ctx)
         crm = await CallCrm.open(settings.crm_db_path)
         state = await open_call(
             crm,
@@ -192,6 +194,9 @@ async def entrypoint(ctx: JobContext) -> None:
             default_language=settings.default_language,
             region=settings.phone_default_region,
             voice=providers,
+            caller_id=identity.caller_id(
+                caller, settings.trusted_trunks, settings.phone_default_region
+            ),
         )
     except Exception:
         logger.exception("could not open the call in the CRM")
@@ -206,7 +211,6 @@ async def entrypoint(ctx: JobContext) -> None:
         )
         return
 
-    await ctx.connect()
     state.room = ctx.room
     state.secrets = configured_secrets(settings)
     session = create_session(
@@ -279,6 +283,17 @@ async def _speak_and_leave(
     except Exception:
         logger.exception("could not play the notice")
     session.shutdown()
+
+
+async def _first_caller(ctx: JobContext) -> rtc.RemoteParticipant | None:
+    """The caller, whose participant kind and attributes tell a phone call from a trusted trunk
+    (its caller ID) from a web call. A web caller's join created the room, so they are there
+    already; a caller who left before the agent came is no one to wait for."""
+    try:
+        return await asyncio.wait_for(ctx.wait_for_participant(), PARTICIPANT_TIMEOUT)
+    except TimeoutError:
+        logger.warning("no caller in the room")
+        return None
 
 
 def _vad(proc: JobProcess) -> vad.VAD:

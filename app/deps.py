@@ -59,3 +59,35 @@ OperatorDep = Depends(require_operator)
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def check_server_key(settings: Settings, supplied: str | None) -> None:
+    """The trusted backend's key (`X-Server-Key`), needed to start a call verified as a named
+    customer: 401 when it is missing or wrong, 403 when this installation has none."""
+    expected = settings.trusted_backend_key
+    if expected is None:
+        raise HTTPException(
+            403, "naming a customer needs a trusted backend, and none is configured here"
+        )
+    if not supplied:
+        raise HTTPException(401, "naming a customer needs the X-Server-Key header")
+    if not secrets.compare_digest(supplied.encode(), expected.get_secret_value().encode()):
+        raise HTTPException(401, "wrong server key")
+
+
+_server_key_header = APIKeyHeader(name="X-Server-Key", scheme_name="ServerKey", auto_error=False)
+
+
+async def require_operator_or_backend(
+    settings: SettingsDep,
+    x_server_key: Annotated[str | None, Depends(_server_key_header)],
+    x_api_key: Annotated[str | None, Depends(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """The trusted backend's key (`X-Server-Key`) or the operator key."""
+    trusted = settings.trusted_backend_key
+    if x_server_key and trusted is not None:
+        if secrets.compare_digest(x_server_key.encode(), trusted.get_secret_value().encode()):
+            return
+        raise HTTPException(401, "wrong server key", headers={"WWW-Authenticate": "Bearer"})
+    await require_operator(settings, x_api_key, bearer)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.crm import InvalidInput, NotFound
+from app.crm import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger("ornina.api")
 
@@ -70,6 +70,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def on_invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
         return error_response(422, str(error))
+
+    @app.exception_handler(Conflict)
+    async def on_conflict(_: Request, error: Conflict) -> JSONResponse:
+        return error_response(409, str(error))
 
     @app.exception_handler(NotFound)
     async def on_not_found(_: Request, error: NotFound) -> JSONResponse:

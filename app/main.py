@@ -27,6 +27,7 @@ from app.routers import (
     services,
     tickets,
     token_endpoint,
+    verification,
 )
 from app.settings import Settings, get_settings
 from app.worker_gate import WorkerGate
@@ -37,6 +38,7 @@ ROUTERS = (
     token_endpoint,
     calls,
     customers,
+    verification,
     tickets,
     services,
     quotes,

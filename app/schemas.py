@@ -22,6 +22,13 @@ class CallCreate(Body):
     department: Department = "reception"
     name: str | None = Name
     phone: str | None = Phone
+    customer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    """Only with the trusted backend's `X-Server-Key`: the call is then verified as this
+    customer."""
+
+
+class CallLink(Body):
+    customer_id: int = Field(ge=1, le=MAX_ID)
 
 
 class CallStarted(BaseModel):
@@ -31,6 +38,13 @@ class CallStarted(BaseModel):
     token: str
     language: Language
     department: Department
+    identity_level: Literal["anonymous", "claimed", "verified"]
+
+
+class VerificationCode(BaseModel):
+    customer_id: int
+    code: str
+    expires_at: str
 
 
 class CustomerCreate(Body):
@@ -137,9 +151,10 @@ class ErrorResponse(BaseModel):
 
 _ERROR_DESCRIPTIONS = {
     400: "Malformed request body",
-    401: "Missing or wrong operator key",
+    401: "Missing or wrong key",
     403: "Refused",
     404: "No such record",
+    409: "Conflicts with the record's state",
     422: "Invalid input",
     429: "Rate limited (see `Retry-After`)",
     503: "Not ready",

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     """Refuse new calls (503) while the worker cannot take them; off only for tests of the API
     alone."""
     token_endpoint_key: SecretStr | None = None
+    trusted_backend_key: SecretStr | None = Field(default=None, min_length=16)
+    """The server key of a trusted backend (the company's logged-in website): with it, a call
+    start may name the customer and so start a verified call. Unset: no call is verified this
+    way."""
+    sip_trusted_trunks: str = ""
+    """Comma-separated LiveKit SIP trunk ids whose caller ID is trusted: a phone call from a
+    customer's number on one of them is verified as that customer."""
     token_endpoint_cors_origins: str = ""
     """Comma-separated web origins allowed to call POST /api/token from a browser."""
     api_host: str = "127.0.0.1"
@@ -104,7 +111,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
-    @field_validator("openai_api_key", "eleven_api_key", "token_endpoint_key", mode="before")
+    @field_validator(
+        "openai_api_key",
+        "eleven_api_key",
+        "token_endpoint_key",
+        "trusted_backend_key",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -119,6 +132,12 @@ class Settings(BaseSettings):
             )
         if re.fullmatch(r"(change-?me|x+|0+|your.*)", self.operator_api_key.get_secret_value()):
             raise ValueError("OPERATOR_API_KEY: a placeholder value; generate a real key")
+        trusted = self.trusted_backend_key
+        if trusted is not None:
+            if re.fullmatch(r"(change-?me|x+|0+|your.*)", trusted.get_secret_value()):
+                raise ValueError("TRUSTED_BACKEND_KEY: a placeholder value; generate a real key")
+            if trusted.get_secret_value() == self.operator_api_key.get_secret_value():
+                raise ValueError("TRUSTED_BACKEND_KEY: must differ from OPERATOR_API_KEY")
         return self
 
     @field_validator("token_endpoint_cors_origins")
@@ -129,6 +148,10 @@ class Settings(BaseSettings):
             if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path:
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
         return value
+
+    @property
+    def trusted_trunks(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.sip_trusted_trunks.split(",") if t.strip())
 
     @property
     def cors_origins(self) -> list[str]:

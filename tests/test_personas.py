@@ -53,6 +53,18 @@ def test_prompts_and_greetings_exist_in_both_languages(key: str, language: str):
     assert ("أورنينا" if language == "ar" else "Ornina") in prompt
     welcome = get_greeting(key, language, caller_name="Lina {x}")
     assert "Lina {x}" in welcome and persona.name[language] in welcome
+    back = get_greeting(key, language, caller_name="Lina", returning=True)
+    assert "Lina" in back and persona.name[language] in back and back != welcome
+
+
+@pytest.mark.parametrize("key", list(NAMES))
+def test_only_a_returning_caller_is_welcomed_back(key: str):
+    back = ("back", "بعودتك")
+    for language in ("ar", "en"):
+        for first in (get_greeting(key, language), get_greeting(key, language, "Lina")):
+            assert not any(word in first for word in back), first
+        returning = get_greeting(key, language, "Lina", returning=True)
+        assert any(word in returning for word in back), returning
 
 
 def test_prompts_differ_per_persona_and_language():

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from agent import caller_records
 from agent.call_state import CallState
-from agent.tools.guard import caller_record, guarded, required_text, text_arg
+from agent.tools.guard import caller_record, guarded, owner, required_text, text_arg
 from app.crm import tickets as crm_tickets
 
 # callback tickets are opened by the worker itself when a call cannot be finished
@@ -41,7 +41,8 @@ class ComplaintsTools:
         description: str | None = None,
     ) -> str:
         """Called when the caller's problem needs follow-up by the support team. Opens a ticket
-        on the caller's own record; read its number and due time back to the caller.
+        for the caller (on their own record once they are verified); read its number and due
+        time back to the caller.
 
         Args:
             subject: the problem in one short line
@@ -51,7 +52,7 @@ class ComplaintsTools:
             description: what the caller told you, with any details needed to solve it
         """
         state = context.userdata
-        customer_id = caller_record(state)
+        customer_id, kept_on_call = owner(state)
         if not isinstance(category, str) or category.strip().lower() not in CATEGORIES:
             raise ToolError(f"category must be one of {', '.join(CATEGORIES)}")
         ticket = await state.crm.run(
@@ -66,7 +67,7 @@ class ComplaintsTools:
         return (
             f"Opened ticket {ticket['number']} ({ticket['category']}, {ticket['priority']} "
             f"priority), due by {_due(ticket)}. Read the ticket number and the due time back "
-            "to the caller."
+            "to the caller." + kept_on_call
         )
 
     @function_tool
@@ -74,14 +75,14 @@ class ComplaintsTools:
     async def my_tickets(
         self, context: RunContext[CallState], ticket_number: str | None = None
     ) -> str:
-        """Called when the caller asks about the status of their own support tickets. Only the
-        caller's own tickets can be read; any other ticket number is simply not found.
+        """Called when the caller asks about the status of their own support tickets. Only a
+        verified caller's own tickets can be read; any other ticket number is simply not found.
 
         Args:
             ticket_number: the ticket number the caller gave (like TKT-000012), if any
         """
         state = context.userdata
-        customer_id = caller_record(state)
+        customer_id = caller_record(state, "my_tickets")
         number = None
         if text_arg(ticket_number, "ticket_number", max_length=40):
             number = caller_records.record_number(ticket_number or "", "TKT")

@@ -10,9 +10,11 @@ from typing import ParamSpec, TypeVar
 
 from livekit.agents import ToolError
 
+from agent import identity
 from agent.call_state import CallState
-from agent.caller_records import NotTheCallersNumber
+from agent.caller_records import NotTheCallersNumber, NotTheVerifiedNumber
 from app.crm import CrmError
+from app.crm import calls as crm_calls
 
 logger = logging.getLogger("ornina.agent.tools")
 
@@ -22,6 +24,10 @@ R = TypeVar("R")
 NOT_THE_CALLERS_NUMBER = (
     "That phone number cannot be used for this caller. Do not say whether it is known to us or "
     "whose it is. Ask the caller for their own number, or continue without it."
+)
+NOT_THE_VERIFIED_NUMBER = (
+    "The caller's number is the one they are calling from, verified by caller ID: their record "
+    "is created with that number. Another number can be added by our team later."
 )
 UNEXPECTED = (
     "This action failed because of an internal problem. Apologise briefly and offer to try "
@@ -41,6 +47,8 @@ def guarded(tool: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             raise
         except NotTheCallersNumber:
             raise ToolError(NOT_THE_CALLERS_NUMBER) from None
+        except NotTheVerifiedNumber:
+            raise ToolError(NOT_THE_VERIFIED_NUMBER) from None
         except CrmError as error:
             raise ToolError(str(error)) from None
         except Exception:
@@ -67,11 +75,34 @@ def required_text(value: str | None, name: str, *, max_length: int = 500) -> str
     return text
 
 
-def caller_record(state: CallState) -> int:
-    """The caller's own record id, or a ToolError telling the model how to get one."""
+def caller_record(state: CallState, tool: str) -> int:
+    """The verified caller's own record id, or a ToolError telling the model what to say: on
+    an unverified call, that nothing on a record can be read or changed before verification
+    (recorded as an `identity_required` event)."""
+    if not state.verified:
+        state.crm.submit(
+            crm_calls.add_event,
+            call_id=state.call_id,
+            kind="identity_required",
+            persona=state.persona.value,
+            tool=tool,
+        )
+        raise ToolError(identity.not_verified(state.language))
     if state.customer_id is None:
         raise ToolError(
-            "The caller has no CRM record on this call yet. Ask for their name and phone "
-            "number, save them with update_contact_details, then try again."
+            "The caller's number is verified but has no CRM record yet, so there is nothing "
+            "of theirs to read. Ask for their name and save it with identify_caller."
         )
     return state.customer_id
+
+
+def owner(state: CallState) -> tuple[int | None, str]:
+    """Whom a new ticket, quote or follow-up belongs to: the verified caller's record, or (a
+    claim alone attaches nothing to a record) the call, for our team to link; with the words
+    for the model."""
+    if state.customer_id is not None:
+        return state.customer_id, ""
+    return None, (
+        " It is kept on this call, not on any customer record: our team links it to the "
+        "caller's record once they know who the caller is. Say so briefly."
+    )

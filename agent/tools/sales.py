@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from agent import caller_records
 from agent.call_state import CallState
-from agent.tools.guard import caller_record, guarded, text_arg
+from agent.tools.guard import caller_record, guarded, owner, text_arg
 from app.crm import quotes as crm_quotes
 from app.crm import services as crm_services
 
@@ -62,7 +62,7 @@ class SalesTools:
             items: the services to quote, each with its catalog code and a quantity
         """
         state = context.userdata
-        customer_id = caller_record(state)
+        customer_id, kept_on_call = owner(state)
         if not items:
             raise ToolError("a quote needs at least one item from list_services")
         quote = await state.crm.run(
@@ -73,7 +73,7 @@ class SalesTools:
         )
         return (
             _quote_line(quote, state.language) + " Read the quote number and the total back "
-            "to the caller."
+            "to the caller." + kept_on_call
         )
 
     @function_tool
@@ -88,7 +88,7 @@ class SalesTools:
             note: what to follow up about, in a few words
         """
         state = context.userdata
-        customer_id = caller_record(state)
+        customer_id, kept_on_call = owner(state)
         if not 1 <= days_from_now <= MAX_FOLLOW_UP_DAYS:
             raise ToolError(f"days_from_now must be between 1 and {MAX_FOLLOW_UP_DAYS}")
         follow_up = await state.crm.run(
@@ -98,21 +98,24 @@ class SalesTools:
             days_from_now=days_from_now,
             note=text_arg(note, "note") or "",
         )
-        return f"Follow-up scheduled for {follow_up['due_at'][:10]}. Tell the caller the date."
+        return (
+            f"Follow-up scheduled for {follow_up['due_at'][:10]}. Tell the caller the date."
+            + kept_on_call
+        )
 
     @function_tool
     @guarded
     async def my_quotes(
         self, context: RunContext[CallState], quote_number: str | None = None
     ) -> str:
-        """Called when the caller asks about their own quotes. Only the caller's own quotes
-        can be read; any other quote number is simply not found.
+        """Called when the caller asks about their own quotes. Only a verified caller's own
+        quotes can be read; any other quote number is simply not found.
 
         Args:
             quote_number: the quote number the caller gave (like QT-000012), if any
         """
         state = context.userdata
-        customer_id = caller_record(state)
+        customer_id = caller_record(state, "my_quotes")
         number = None
         if text_arg(quote_number, "quote_number", max_length=40):
             number = caller_records.record_number(quote_number or "", "QT")

@@ -6,6 +6,6 @@ the API, `ToolError` in agent tools).
 """
 
 from app.crm.db import connect, open_crm, writing
-from app.crm.errors import CrmError, InvalidInput, NotFound
+from app.crm.errors import Conflict, CrmError, InvalidInput, NotFound
 
-__all__ = ["CrmError", "InvalidInput", "NotFound", "connect", "open_crm", "writing"]
+__all__ = ["Conflict", "CrmError", "InvalidInput", "NotFound", "connect", "open_crm", "writing"]

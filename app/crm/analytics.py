@@ -144,7 +144,8 @@ def calls_export(
     bounds = (since or _ALL_TIME[0], until or _ALL_TIME[1])
     rows = db.query(
         "SELECT c.id, c.created_at, c.agent_joined_at, c.ended_at, c.status, c.language,"
-        " c.department, c.customer_id, c.caller_name, c.caller_phone, c.personas_visited,"
+        " c.department, c.customer_id, c.identity_level, c.identity_method, c.caller_name,"
+        " c.caller_phone, c.personas_visited,"
         " (SELECT COUNT(*) FROM call_events e WHERE e.call_id = c.id AND e.kind = 'transfer')"
         " AS transfers, c.duration_seconds, c.outcome FROM calls c"
         " WHERE c.created_at >= ? AND c.created_at < ? ORDER BY c.id LIMIT ?",

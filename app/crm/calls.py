@@ -7,7 +7,8 @@ from sqlite_utils import Database
 from app.crm.clock import now_iso, parse
 from app.crm.db import writing
 from app.crm.errors import InvalidInput, NotFound
-from app.crm.fields import NAME_MAX, clean_language, clean_text
+from app.crm.fields import NAME_MAX, clean_email, clean_language, clean_text
+from app.crm.phones import normalise_phone
 from app.crm.queries import insert_row, newest_first
 
 DEPARTMENTS = ("reception", "sales", "complaints")
@@ -26,9 +27,15 @@ def create_call(
     customer_id: int | None = None,
     caller_name: str | None = None,
     caller_phone: str | None = None,
+    identity_method: str | None = None,
 ) -> dict:
+    """A new call. With `customer_id` it is verified (`identity_method` says how); otherwise
+    the name and number the caller gave make it `claimed`, and none makes it `anonymous`."""
     if department not in DEPARTMENTS:
         raise InvalidInput(f"department must be one of {', '.join(DEPARTMENTS)}")
+    if (customer_id is None) != (identity_method is None):
+        raise InvalidInput("a verified call needs both its customer and how it was verified")
+    stamp = now_iso()
     row = {
         "room": clean_text(room, "room", max_length=128),
         "language": clean_language(language),
@@ -36,7 +43,12 @@ def create_call(
         "customer_id": customer_id,
         "caller_name": clean_text(caller_name, "name", max_length=NAME_MAX, required=False),
         "caller_phone": caller_phone,
-        "created_at": now_iso(),
+        "created_at": stamp,
+        "identity_level": "verified"
+        if customer_id is not None
+        else ("claimed" if caller_name or caller_phone else "anonymous"),
+        "identity_method": identity_method,
+        "identity_at": stamp if customer_id is not None else None,
     }
     with writing(db):
         call_id = insert_row(db, "calls", row)
@@ -67,6 +79,7 @@ def list_calls(
     department: str | None = None,
     language: str | None = None,
     customer_id: int | None = None,
+    identity_level: str | None = None,
     since: str | None = None,
     until: str | None = None,
     limit: int = 50,
@@ -80,6 +93,7 @@ def list_calls(
             "department": department,
             "language": language,
             "customer_id": customer_id,
+            "identity_level": identity_level,
         },
         since=since,
         until=until,
@@ -167,9 +181,35 @@ def mark_agent_joined(db: Database, *, call_id: int) -> dict:
     return get_call(db, call_id=call_id)
 
 
-def set_call_customer(db: Database, *, call_id: int, customer_id: int) -> None:
+def set_claimed_details(
+    db: Database, *, call_id: int, region: str = "SA", **details: str | None
+) -> dict:
+    """What an unverified caller said about themselves, kept on the call (never on a customer
+    record) for an operator to link: `name`, `phone`, `email`, `interest`."""
+    cleaners = {
+        "name": ("caller_name", lambda v: clean_text(v, "name", max_length=NAME_MAX)),
+        "phone": ("caller_phone", lambda v: normalise_phone(v, region)),
+        "email": ("caller_email", clean_email),
+        "interest": ("caller_interest", lambda v: clean_text(v, "interest", max_length=200)),
+    }
+    unknown = set(details) - set(cleaners)
+    if unknown:
+        raise InvalidInput(f"unknown caller details: {', '.join(sorted(unknown))}")
+    given = {
+        cleaners[key][0]: cleaners[key][1](value)
+        for key, value in details.items()
+        if value is not None
+    }
     with writing(db):
-        db.execute("UPDATE calls SET customer_id = ? WHERE id = ?", [customer_id, call_id])
+        call = get_call(db, call_id=call_id)
+        if given:
+            assignments = ", ".join(f"{column} = ?" for column in given)
+            level = "claimed" if call["identity_level"] == "anonymous" else call["identity_level"]
+            db.execute(
+                f"UPDATE calls SET {assignments}, identity_level = ? WHERE id = ?",
+                [*given.values(), level, call_id],
+            )
+    return get_call(db, call_id=call_id)
 
 
 def set_call_language(db: Database, *, call_id: int, language: str) -> None:

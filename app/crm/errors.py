@@ -8,3 +8,7 @@ class NotFound(CrmError):
 
 class InvalidInput(CrmError):
     """A value the CRM refuses: malformed phone, unknown category, empty name, ..."""
+
+
+class Conflict(CrmError):
+    """The change contradicts the record's state (a call already linked, ...)."""

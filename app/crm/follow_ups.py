@@ -8,11 +8,16 @@ from app.crm.clock import iso, now
 from app.crm.db import writing
 from app.crm.errors import InvalidInput
 from app.crm.fields import clean_text
-from app.crm.queries import require
+from app.crm.queries import require_owner
 
 
 def schedule_follow_up(
-    db: Database, *, customer_id: int, due_at: datetime, note: str = "", call_id: int | None = None
+    db: Database,
+    *,
+    customer_id: int | None,
+    due_at: datetime,
+    note: str = "",
+    call_id: int | None = None,
 ) -> dict:
     if due_at.tzinfo is None:
         raise InvalidInput("due time needs a time zone")
@@ -26,8 +31,7 @@ def schedule_follow_up(
         "created_at": iso(now()),
     }
     with writing(db):
-        require(db, "customers", customer_id, "customer")
-        require(db, "calls", call_id, "call")
+        require_owner(db, customer_id=customer_id, call_id=call_id)
         table = db["follow_ups"]
         table.insert(row)
         row["id"] = table.last_pk

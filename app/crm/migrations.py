@@ -148,3 +148,49 @@ def m002_sample_service_catalog(db: Database) -> None:
             for service in SAMPLE_SERVICES
         ]
     )
+
+
+@migrations()
+def m003_caller_identity(db: Database) -> None:
+    """Identity levels on calls; items a caller opened without proving who they are stay on
+    the call (no customer) until an operator links it; one-time codes and verification
+    attempts. A past call linked to a customer was linked by a typed number: a claim."""
+    db.executescript(
+        """
+        ALTER TABLE calls ADD COLUMN identity_level TEXT NOT NULL DEFAULT 'anonymous'
+            CHECK (identity_level IN ('anonymous', 'claimed', 'verified'));
+        ALTER TABLE calls ADD COLUMN identity_method TEXT;
+        ALTER TABLE calls ADD COLUMN identity_at TEXT;
+        ALTER TABLE calls ADD COLUMN caller_email TEXT;
+        ALTER TABLE calls ADD COLUMN caller_interest TEXT;
+        ALTER TABLE calls ADD COLUMN linked_at TEXT;
+        UPDATE calls SET identity_level = 'claimed'
+            WHERE customer_id IS NOT NULL OR caller_phone IS NOT NULL OR caller_name IS NOT NULL;
+        CREATE INDEX calls_identity ON calls(identity_level);
+
+        CREATE TABLE verification_codes (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            code_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT,
+            used_by_call_id INTEGER REFERENCES calls(id)
+        );
+        CREATE INDEX verification_codes_customer ON verification_codes(customer_id);
+
+        CREATE TABLE verification_attempts (
+            id INTEGER PRIMARY KEY,
+            call_id INTEGER NOT NULL REFERENCES calls(id),
+            customer_id INTEGER REFERENCES customers(id),
+            at TEXT NOT NULL,
+            ok INTEGER NOT NULL
+        );
+        CREATE INDEX verification_attempts_call ON verification_attempts(call_id);
+        CREATE INDEX verification_attempts_customer ON verification_attempts(customer_id, at);
+        """
+    )
+    for table in ("tickets", "quotes", "follow_ups"):
+        db[table].transform(not_null={"customer_id": False})
+    for table in ("tickets", "quotes", "follow_ups"):
+        db.execute(f"CREATE INDEX IF NOT EXISTS {table}_call ON {table}(call_id)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
-from app.crm.errors import NotFound
+from app.crm.errors import InvalidInput, NotFound
 
 
 def newest_first(
@@ -39,6 +39,15 @@ def require(db: Database, table: str, row_id: int | None, what: str) -> None:
     """Raise NotFound unless `table` has a row with this id (None means "not linked")."""
     if row_id is not None and not list(db.query(f"SELECT 1 FROM {table} WHERE id = ?", [row_id])):
         raise NotFound(f"{what} {row_id} not found")
+
+
+def require_owner(db: Database, *, customer_id: int | None, call_id: int | None) -> None:
+    """A ticket, quote or follow-up belongs to a customer, or (opened by a caller who has not
+    proven who they are) to its call until an operator links it; both must exist."""
+    if customer_id is None and call_id is None:
+        raise InvalidInput("needs a customer, or the call it was opened on")
+    require(db, "customers", customer_id, "customer")
+    require(db, "calls", call_id, "call")
 
 
 def insert_row(db: Database, table: str, row: dict[str, object]) -> int:

@@ -8,7 +8,7 @@ from sqlite_utils import Database
 from app.crm.clock import iso, now
 from app.crm.db import writing
 from app.crm.errors import InvalidInput, NotFound
-from app.crm.queries import next_id, require
+from app.crm.queries import next_id, require_owner
 from app.crm.services import get_service_by_code
 
 VALIDITY = timedelta(days=30)
@@ -21,7 +21,7 @@ def quote_number(quote_id: int) -> str:
 
 
 def create_quote(
-    db: Database, *, customer_id: int, items: list[dict], call_id: int | None = None
+    db: Database, *, customer_id: int | None, items: list[dict], call_id: int | None = None
 ) -> dict:
     """A quote priced from the catalog: items are `{"service_code", "quantity"}`."""
     if not isinstance(items, list) or not items:
@@ -60,8 +60,7 @@ def create_quote(
         raise InvalidInput("all items of a quote must share one currency")
     created = now()
     with writing(db):
-        require(db, "customers", customer_id, "customer")
-        require(db, "calls", call_id, "call")
+        require_owner(db, customer_id=customer_id, call_id=call_id)
         quote_id = next_id(db, "quotes")
         db["quotes"].insert(
             {

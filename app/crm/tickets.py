@@ -8,7 +8,7 @@ from app.crm.clock import iso, now
 from app.crm.db import writing
 from app.crm.errors import NotFound
 from app.crm.fields import clean_choice, clean_text
-from app.crm.queries import newest_first, next_id, require
+from app.crm.queries import newest_first, next_id, require_owner
 
 CATEGORIES = ("billing", "technical", "service", "delivery", "account", "callback", "other")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -28,7 +28,7 @@ def ticket_number(ticket_id: int) -> str:
 def open_ticket(
     db: Database,
     *,
-    customer_id: int,
+    customer_id: int | None,
     subject: str,
     category: str = "other",
     priority: str = "normal",
@@ -41,8 +41,7 @@ def open_ticket(
     description = clean_text(description, "description", required=False) or ""
     created = now()
     with writing(db):
-        require(db, "customers", customer_id, "customer")
-        require(db, "calls", call_id, "call")
+        require_owner(db, customer_id=customer_id, call_id=call_id)
         ticket_id = next_id(db, "tickets")
         db["tickets"].insert(
             {

@@ -94,6 +94,8 @@ CALL_COLUMNS = (
     "language",
     "department",
     "customer_id",
+    "identity_level",
+    "identity_method",
     "caller_name",
     "caller_phone",
     "personas_visited",

@@ -1,18 +1,27 @@
-"""The public entry point of a call: `POST /api/calls`."""
+"""The public entry point of a call: `POST /api/calls`.
+
+A call start never creates or changes a customer row: a name or number typed on the public
+page is a claim, kept on the call. Only a trusted backend (the `X-Server-Key`) may name a
+customer, and so start a call verified as that customer.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
 from sqlite_utils import Database
 
 from app.crm import calls, customers, writing
 from app.crm.phones import normalise_phone
-from app.deps import SettingsDep, client_address
+from app.deps import SettingsDep, check_server_key, client_address
 from app.livekit_tokens import caller_token, job_metadata, new_room_name
 from app.schemas import CallCreate, CallStarted, error_responses
 from app.settings import Settings
 
-router = APIRouter(prefix="/api", tags=["calls"], responses=error_responses(400, 422, 429, 503))
+router = APIRouter(
+    prefix="/api", tags=["calls"], responses=error_responses(400, 401, 403, 404, 422, 429, 503)
+)
 
 
 def start_call(
@@ -24,19 +33,19 @@ def start_call(
     participant_metadata: str | None = None,
     attributes: dict[str, str] | None = None,
 ) -> CallStarted:
-    """Create the call row and mint a caller token that dispatches our agent into a new room."""
+    """Create the call row and mint a caller token that dispatches our agent into a new room.
+
+    `body.customer_id` must have been authorised (`check_server_key`) by the caller of this."""
     phone = normalise_phone(body.phone, settings.phone_default_region) if body.phone else None
     room = new_room_name()
-    # one write transaction for the customer, the call and its first event
+    # one write transaction for the call and its first event
     with writing(db):
         customer = (
-            customers.find_or_create_by_phone(
-                db, phone=phone, name=body.name, region=settings.phone_default_region
-            )
-            if phone
+            customers.get_customer(db, customer_id=body.customer_id)
+            if body.customer_id is not None
             else None
         )
-        # unless the call asks otherwise, a known caller hears the language of their last call
+        # a verified caller hears the language of their last call unless the call asks otherwise
         language = body.language or (customer or {}).get("language") or settings.default_language
         call = calls.create_call(
             db,
@@ -44,6 +53,7 @@ def start_call(
             language=language,
             department=body.department,
             customer_id=customer["id"] if customer else None,
+            identity_method="trusted_token" if customer else None,
             caller_name=body.name,
             caller_phone=phone,
         )
@@ -73,12 +83,31 @@ def start_call(
         token=token,
         language=language,
         department=body.department,
+        identity_level=call["identity_level"],
     )
 
 
-@router.post("/calls", status_code=201, response_model=CallStarted)
-async def create_call(body: CallCreate, request: Request, settings: SettingsDep) -> CallStarted:
-    """Start a call: returns the room, the LiveKit URL and a caller token (public, rate-limited)."""
-    request.app.state.call_rate_limiter.check(client_address(request))
+async def admit_call(
+    request: Request, settings: Settings, body: CallCreate, server_key: str | None
+):
+    """What every call start checks before its row is written: a named customer needs the
+    trusted backend's key (whose requests skip the per-address limit: one backend speaks for
+    many customers), anyone else the rate limit; and a worker must be able to answer."""
+    if body.customer_id is not None:
+        check_server_key(settings, server_key)
+    else:
+        request.app.state.call_rate_limiter.check(client_address(request))
     await request.app.state.worker_gate.check()
+
+
+@router.post("/calls", status_code=201, response_model=CallStarted)
+async def create_call(
+    body: CallCreate,
+    request: Request,
+    settings: SettingsDep,
+    x_server_key: Annotated[str | None, Header()] = None,
+) -> CallStarted:
+    """Start a call: returns the room, the LiveKit URL and a caller token (public, rate-limited;
+    with the trusted backend's `X-Server-Key`, `customer_id` starts a verified call)."""
+    await admit_call(request, settings, body, x_server_key)
     return await request.app.state.crm_writer.run(start_call, settings, body)

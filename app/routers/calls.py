@@ -4,16 +4,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from app.crm import calls
+from app.crm import calls, identity
 from app.deps import DbDep, OperatorDep
 from app.routers.pagination import Limit, Offset, PathId, QueryId
-from app.schemas import error_responses
+from app.schemas import CallLink, error_responses
 
 router = APIRouter(
     prefix="/api/calls",
     tags=["calls"],
     dependencies=[OperatorDep],
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(401, 404, 409, 422),
 )
 
 Timestamp = Annotated[str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-\d{2}[0-9T:.Z+-]*$")]
@@ -26,18 +26,21 @@ def list_calls(
     department: Literal["reception", "sales", "complaints"] | None = None,
     language: Literal["ar", "en"] | None = None,
     customer_id: QueryId = None,
+    identity_level: Literal["anonymous", "claimed", "verified"] | None = None,
     since: Timestamp = None,
     until: Timestamp = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[dict]:
-    """List calls, newest first, filtered by status, department, language, customer or date."""
+    """List calls, newest first, filtered by status, department, language, customer, caller
+    identity level or date."""
     return calls.list_calls(
         db,
         status=status,
         department=department,
         language=language,
         customer_id=customer_id,
+        identity_level=identity_level,
         since=since,
         until=until,
         limit=limit,
@@ -45,7 +48,21 @@ def list_calls(
     )
 
 
+@router.get("/unlinked")
+def list_unlinked_calls(db: DbDep, limit: Limit = 50, offset: Offset = 0) -> list[dict]:
+    """Calls of unverified callers that left tickets, quotes or follow-ups, with what the
+    caller claimed: the operator links each to a customer."""
+    return identity.list_unlinked(db, limit=limit, offset=offset)
+
+
 @router.get("/{call_id}")
 def get_call(call_id: PathId, db: DbDep) -> dict:
     """One call with its transcript and events."""
     return calls.get_call_detail(db, call_id=call_id)
+
+
+@router.post("/{call_id}/link")
+def link_call(call_id: PathId, body: CallLink, db: DbDep) -> dict:
+    """Link an unverified call, with the tickets, quotes and follow-ups opened on it, to a
+    customer (recorded as a `linked` event); 409 if the call already has a customer."""
+    return identity.link_call(db, call_id=call_id, customer_id=body.customer_id)

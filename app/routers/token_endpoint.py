@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.deps import SettingsDep, client_address
-from app.routers.call_start import start_call
+from app.deps import SettingsDep
+from app.routers.call_start import admit_call, start_call
 from app.schemas import CallCreate, error_responses
 
 router = APIRouter(
@@ -22,7 +22,10 @@ router = APIRouter(
 )
 
 # participant_attributes keys that carry the call's own fields
-CALL_ATTRIBUTES = ("language", "department", "name", "phone")
+CALL_ATTRIBUTES = ("language", "department", "name", "phone", "customer_id")
+RESERVED_ATTRIBUTE_PREFIXES = ("sip.", "lk.", "ornina.")
+"""Attributes that LiveKit's SIP service, LiveKit itself or our agent set: a web caller who
+sent `sip.phoneNumber` would otherwise look like a phone call from that number."""
 
 
 class TokenRequest(BaseModel):
@@ -79,12 +82,14 @@ async def create_token(
     request: Request,
     settings: SettingsDep,
     x_call_key: Annotated[str | None, Header()] = None,
+    x_server_key: Annotated[str | None, Header()] = None,
 ) -> TokenResponse:
     """LiveKit standard token endpoint: `{server_url, participant_token}` for a new call.
 
     Call fields come from `participant_attributes` (`language`, `department`, `name`, `phone`),
-    validated like `POST /api/calls`. With `TOKEN_ENDPOINT_KEY` set, the `X-Call-Key` header
-    must carry it.
+    validated like `POST /api/calls`; `customer_id` (a verified call) only with the trusted
+    backend's `X-Server-Key`. With `TOKEN_ENDPOINT_KEY` set, the `X-Call-Key` header must
+    carry it.
     """
     expected = settings.token_endpoint_key
     if expected is not None:
@@ -95,6 +100,9 @@ async def create_token(
         raise _refuse("room_name is chosen by the server: leave it out")
     _check_room_config(body.room_config, settings.agent_name)
     attributes = body.participant_attributes or {}
+    reserved = sorted(k for k in attributes if k.lower().startswith(RESERVED_ATTRIBUTE_PREFIXES))
+    if reserved:
+        raise _refuse(f"participant_attributes: reserved names: {', '.join(reserved)}")
     call_fields = {key: attributes[key] for key in CALL_ATTRIBUTES if attributes.get(key)}
     call_fields.setdefault("name", body.participant_name)
     try:
@@ -103,8 +111,7 @@ async def create_token(
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         raise HTTPException(422, f"participant_attributes.{field}: {first['msg']}") from None
-    request.app.state.call_rate_limiter.check(client_address(request))
-    await request.app.state.worker_gate.check()
+    await admit_call(request, settings, call, x_server_key)
     started = await request.app.state.crm_writer.run(
         start_call,
         settings,

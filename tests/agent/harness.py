@@ -35,8 +35,11 @@ def api_call(
     language: str | None = None,
     name: str | None = None,
     phone: str | None = None,
+    customer_id: int | None = None,
 ) -> str:
-    """What the API does for POST /api/calls: the call row, and the dispatch metadata."""
+    """What the API does for POST /api/calls: the call row, and the dispatch metadata. A name
+    or phone is what the caller typed (a claim); `customer_id` is a trusted backend's verified
+    call start."""
     call = crm_calls.create_call(
         db,
         room=room,
@@ -44,6 +47,8 @@ def api_call(
         department=department,
         caller_name=name,
         caller_phone=phone,
+        customer_id=customer_id,
+        identity_method="trusted_token" if customer_id else None,
     )
     return json.dumps(
         {
@@ -87,10 +92,16 @@ async def call_session(
     room: str = "call-room-1",
     default_language: str = "ar",
     llm_retries: int = 0,
+    caller_id: str = "",
 ) -> AsyncIterator[Call]:
+    """`caller_id`: the number a trusted SIP trunk vouches for (`agent.identity.caller_id`)."""
     crm = await CallCrm.open(crm_path)
     state = await open_call(
-        crm, parse_metadata(metadata), room=room, default_language=default_language
+        crm,
+        parse_metadata(metadata),
+        room=room,
+        default_language=default_language,
+        caller_id=caller_id,
     )
     llm = ScriptedLLM(responder)
     session = create_session(

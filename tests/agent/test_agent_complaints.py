@@ -35,7 +35,7 @@ def support(request: Request) -> Reply | str | None:
 
 async def test_ticket_is_opened_read_back_and_linked(crm_path, db):
     customer = add_customer(db, name="Sara", phone="+966551234567")
-    metadata = api_call(db, department="complaints", phone="+966551234567")
+    metadata = api_call(db, department="complaints", customer_id=customer["id"])
     async with call_session(crm_path, support, metadata=metadata) as c:
         result = await c.say("تطبيقي لا يعمل منذ أمس")
         result.expect.next_event().is_function_call(name="open_ticket")
@@ -60,7 +60,7 @@ async def test_status_of_the_callers_own_tickets(crm_path, db):
     crm_tickets.open_ticket(
         db, customer_id=customer["id"], subject="Invoice is wrong", category="billing"
     )
-    metadata = api_call(db, department="complaints", language="en", phone="+966551234567")
+    metadata = api_call(db, department="complaints", language="en", customer_id=customer["id"])
     async with call_session(crm_path, support, metadata=metadata) as c:
         result = await c.say("What is the status of my tickets?")
         output = result.expect.contains_function_call_output(is_error=False).event().item.output

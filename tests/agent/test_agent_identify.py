@@ -1,4 +1,6 @@
-"""Reception identifies or creates the caller's own record; any persona can update it."""
+"""Reception notes who the caller is. A verified caller's details change their own record; a
+caller ID on a trusted trunk creates the record of a new number; anyone else's details stay on
+the call, for an operator to link, and no record is looked up, created or changed."""
 
 from __future__ import annotations
 
@@ -36,24 +38,29 @@ def identifies(request: Request) -> Reply | str | None:
     return "Welcome."
 
 
-async def test_new_caller_gets_a_record_linked_to_the_call(crm_path, db):
+async def test_an_unverified_callers_details_stay_on_the_call(crm_path, db):
     metadata = api_call(db, language="en")
     async with call_session(crm_path, identifies, metadata=metadata) as c:
-        await c.say("I'm Ali Hassan, 0501234567, ali@example.com, I want a website")
+        result = await c.say("I'm Ali Hassan, 0501234567, ali@example.com, I want a website")
+        output = result.expect.contains_function_call_output(is_error=False).event().item.output
+        assert output.startswith("Noted on this call only")
         await c.say("Thanks")
-        assert "record is on file (name: Ali Hassan)" in c.llm.requests[-1].system_text
-    customer = crm_customers.find_by_phone(db, phone="+966501234567")
-    assert (customer["name"], customer["email"], customer["service_interest"]) == (
-        "Ali Hassan",
-        "ali@example.com",
-        "a business website",
-    )
-    assert crm_calls.get_call(db, call_id=1)["customer_id"] == customer["id"]
+        prompt = c.llm.requests[-1].system_text
+        assert "The caller is NOT verified" in prompt and "Ali Hassan (not verified)" in prompt
+    assert crm_customers.list_customers(db) == []
+    call_row = crm_calls.get_call(db, call_id=1)
+    assert call_row["identity_level"] == "claimed" and call_row["customer_id"] is None
+    assert (
+        call_row["caller_name"],
+        call_row["caller_phone"],
+        call_row["caller_email"],
+        call_row["caller_interest"],
+    ) == ("Ali Hassan", "+966501234567", "ali@example.com", "a business website")
 
 
-async def test_known_caller_updates_their_own_record(crm_path, db):
+async def test_a_verified_caller_updates_their_own_record(crm_path, db):
     customer = add_customer(db, name="Ali Hassan", phone="+966501234567", email="ali@example.com")
-    metadata = api_call(db, department="complaints", language="en", phone="+966501234567")
+    metadata = api_call(db, department="complaints", language="en", customer_id=customer["id"])
     async with call_session(crm_path, identifies, metadata=metadata) as c:
         await c.say("My email changed to ali.new@example.com")
     updated = crm_customers.get_customer(db, customer_id=customer["id"])
@@ -61,13 +68,34 @@ async def test_known_caller_updates_their_own_record(crm_path, db):
     assert len(crm_customers.list_customers(db)) == 1
 
 
-async def test_sales_can_create_the_record_then_quote(crm_path, db):
+async def test_a_new_number_verified_by_caller_id_gets_its_record_then_a_quote(crm_path, db):
     metadata = api_call(db, department="sales", language="en")
-    async with call_session(crm_path, identifies, metadata=metadata) as c:
+    async with call_session(
+        crm_path, identifies, metadata=metadata, caller_id="+966551112233"
+    ) as c:
+        assert c.state.verified and c.state.customer_id is None
         await c.say("I'm Mona, my number is 0551112233")
         result = await c.say("Quote me a year of hosting")
         output = result.expect.contains_function_call_output(is_error=False).event().item.output
-        assert "Total 600.00 USD" in output
+        assert "Total 600.00 USD" in output and "kept on this call" not in output
     mona = crm_customers.find_by_phone(db, phone="+966551112233")
+    assert mona["name"] == "Mona"
     [quote] = crm_quotes.list_quotes(db, customer_id=mona["id"])
     assert quote["call_id"] == 1
+    call_row = crm_calls.get_call(db, call_id=1)
+    assert (call_row["identity_level"], call_row["identity_method"], call_row["customer_id"]) == (
+        "verified",
+        "caller_id",
+        mona["id"],
+    )
+
+
+async def test_a_caller_id_caller_cannot_put_another_number_on_their_new_record(crm_path, db):
+    metadata = api_call(db, language="en")
+    async with call_session(
+        crm_path, identifies, metadata=metadata, caller_id="+966559990000"
+    ) as c:
+        result = await c.say("I'm Ali Hassan, 0501234567, ali@example.com, I want a website")
+        output = result.expect.contains_function_call_output(is_error=True).event().item.output
+        assert "verified by caller ID" in output
+    assert crm_customers.list_customers(db) == []

@@ -99,15 +99,15 @@ async def test_switch_language_updates_prompt_voice_and_crm(crm_path, db):
 
 async def test_the_callers_language_is_kept_for_next_time(crm_path, db):
     customer = add_customer(db, name="Ali", phone="+966501234567")
-    metadata = api_call(db, phone="+966501234567")
+    metadata = api_call(db, customer_id=customer["id"])
     async with call_session(crm_path, bilingual, metadata=metadata) as c:
         await c.say("Can we speak English please?")
     assert crm_customers.get_customer(db, customer_id=customer["id"])["language"] == "en"
 
 
 async def test_end_call_says_goodbye_and_ends(crm_path, db):
-    add_customer(db, name="Ali", phone="+966501234567")
-    metadata = api_call(db, language="en", phone="+966501234567")
+    customer = add_customer(db, name="Ali", phone="+966501234567")
+    metadata = api_call(db, language="en", customer_id=customer["id"])
     async with call_session(crm_path, bilingual, metadata=metadata) as c:
         closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         c.session.on("close", lambda event: closed.set_result(event.reason.value))

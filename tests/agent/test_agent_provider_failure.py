@@ -38,7 +38,7 @@ async def fail_and_wait(call) -> None:
 
 async def test_known_caller_hears_an_apology_and_gets_a_callback(crm_path, db):
     customer = add_customer(db, name="Ali", phone="+966501234567")
-    metadata = api_call(db, phone="+966501234567")  # Arabic
+    metadata = api_call(db, customer_id=customer["id"])  # Arabic
     async with call_session(crm_path, breaks_on_second_turn, metadata=metadata) as c:
         await fail_and_wait(c)
 
@@ -52,13 +52,14 @@ async def test_known_caller_hears_an_apology_and_gets_a_callback(crm_path, db):
     assert error["data"]["stage"] == "llm"
 
 
-async def test_unknown_caller_with_a_number_gets_a_record_and_a_callback(crm_path, db):
+async def test_an_unverified_caller_with_a_number_gets_a_callback_on_the_call(crm_path, db):
     metadata = api_call(db, language="en", phone="+966551230000")
     async with call_session(crm_path, breaks_on_second_turn, metadata=metadata) as c:
         await fail_and_wait(c)
-    customer = crm_customers.find_by_phone(db, phone="+966551230000")
-    [ticket] = crm_tickets.list_tickets(db, customer_id=customer["id"])
-    assert crm_calls.get_call(db, call_id=1)["customer_id"] == customer["id"]
+    assert crm_customers.find_by_phone(db, phone="+966551230000") is None  # a claim makes no row
+    [ticket] = crm_tickets.list_tickets(db)
+    assert (ticket["customer_id"], ticket["call_id"], ticket["category"]) == (None, 1, "callback")
+    assert crm_calls.get_call(db, call_id=1)["caller_phone"] == "+966551230000"
     assert crm_calls.list_turns(db, call_id=1)[-1]["text"] == apology("en", ticket["number"])
 
 

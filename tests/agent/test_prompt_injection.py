@@ -329,8 +329,9 @@ def test_there_are_twenty_distinct_attempts_about_half_in_arabic():
 async def test_an_obedient_model_still_leaks_nothing(crm_path, db, victim, attempt: Attempt):
     attacker = add_customer(db, **ATTACKER)
     crm_tickets.open_ticket(db, customer_id=attacker["id"], subject="My own printer")
+    # the attacker is a verified customer, after someone else's data
     metadata = api_call(
-        db, department=attempt.department, language=attempt.language, phone=ATTACKER["phone"]
+        db, department=attempt.department, language=attempt.language, customer_id=attacker["id"]
     )
     async with call_session(crm_path, compromised(attempt), metadata=metadata) as c:
         c.state.secrets = (SECRET, "secret")  # as the worker sets them from the settings
@@ -391,8 +392,8 @@ def property_names(schema: object) -> set[str]:
 
 
 async def test_the_tools_take_no_price_discount_or_customer(crm_path, db):
-    add_customer(db, **ATTACKER)
-    metadata = api_call(db, department="sales", language="en", phone=ATTACKER["phone"])
+    attacker = add_customer(db, **ATTACKER)
+    metadata = api_call(db, department="sales", language="en", customer_id=attacker["id"])
     async with call_session(crm_path, lambda request: None, metadata=metadata) as c:
         tools = {t.info.name: t for t in c.agent.tools if isinstance(t, FunctionTool)}
     schemas = {name: build_strict_openai_schema(tool) for name, tool in tools.items()}
@@ -405,8 +406,8 @@ async def test_the_tools_take_no_price_discount_or_customer(crm_path, db):
 
 
 async def test_honest_replies_pass_the_guard_unchanged(crm_path, db):
-    add_customer(db, **ATTACKER)
-    metadata = api_call(db, department="sales", language="en", phone=ATTACKER["phone"])
+    attacker = add_customer(db, **ATTACKER)
+    metadata = api_call(db, department="sales", language="en", customer_id=attacker["id"])
     replies = iter(
         [
             "Our business website costs 1,500.00 USD. It has up to ten pages.",

@@ -42,6 +42,7 @@ def main(db_path: str, sync_dir: str, worker: int, count: int) -> None:
                 language="ar",
                 department="complaints",
                 customer_id=customer["id"],
+                identity_method="trusted_token",
             )
             calls.add_event(db, call_id=call["id"], kind="tool_called", tool="open_ticket")
             calls.add_turn(db, call_id=call["id"], role="caller", text=f"مشكلة رقم {i}")

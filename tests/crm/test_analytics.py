@@ -53,7 +53,12 @@ def figures(db: Database, **kw) -> dict[str, dict]:
 
 def a_call(db: Database, clock: Clock, room: str, *, customer_id: int | None = None) -> int:
     call = calls.create_call(
-        db, room=room, language="en", department="reception", customer_id=customer_id
+        db,
+        room=room,
+        language="en",
+        department="reception",
+        customer_id=customer_id,
+        identity_method="trusted_token" if customer_id else None,
     )
     calls.mark_agent_joined(db, call_id=call["id"])
     return call["id"]
@@ -159,7 +164,12 @@ def test_a_persona_back_twice_in_one_call_counts_once_with_both_stretches(
 def test_work_before_any_persona_entered_goes_to_the_department(db: Database, clock: Clock):
     customer = create_customer(db, name="Omar")
     call = calls.create_call(
-        db, room="r", language="ar", department="complaints", customer_id=customer["id"]
+        db,
+        room="r",
+        language="ar",
+        department="complaints",
+        customer_id=customer["id"],
+        identity_method="trusted_token",
     )
     tickets.open_ticket(db, customer_id=customer["id"], subject="x", call_id=call["id"])
     assert figures(db)["complaints"]["tickets_created"] == 1

@@ -73,7 +73,12 @@ def fill(db: Database, count: int, tag: str, first: int = 0) -> None:
             db, name=f"{tag} {i} عميل", phone=f"0541{i:06d}", email=f"{tag}{i}@example.com"
         )
         call = calls.create_call(
-            db, room=f"{tag}-{i}", language="ar", department="sales", customer_id=customer["id"]
+            db,
+            room=f"{tag}-{i}",
+            language="ar",
+            department="sales",
+            customer_id=customer["id"],
+            identity_method="trusted_token",
         )
         calls.add_event(db, call_id=call["id"], kind="persona_entered", persona="sales")
         calls.add_turn(db, call_id=call["id"], role="caller", text=f"سعر الموقع؟ {i}")
@@ -101,6 +106,7 @@ def write_until_stopped(db_path: str, stop_file: str) -> None:
                 language="en",
                 department="complaints",
                 customer_id=customer["id"],
+                identity_method="trusted_token",
             )
             calls.add_turn(db, call_id=call["id"], role="caller", text=f"turn {count}")
             tickets.open_ticket(db, customer_id=customer["id"], subject=f"writer {count}")

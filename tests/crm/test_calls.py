@@ -22,7 +22,12 @@ from app.crm.customers import create_customer, get_customer
 def test_a_call_from_creation_to_end(db: Database):
     customer = create_customer(db, name="Nada", phone="0506667788", language="ar")
     call = create_call(
-        db, room="call-abc", language="en", department="sales", customer_id=customer["id"]
+        db,
+        room="call-abc",
+        language="en",
+        department="sales",
+        customer_id=customer["id"],
+        identity_method="trusted_token",
     )
     assert call["status"] == "created" and call["personas_visited"] == []
     add_event(db, call_id=call["id"], kind="dispatched", agent_name="ornina-agent")

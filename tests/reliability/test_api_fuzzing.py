@@ -42,7 +42,12 @@ def seed(api: RunningApi) -> None:
                 db, name=f"Seed {i}", phone=f"0561{i:06d}", email=f"seed{i}@example.com"
             )
             call = calls.create_call(
-                db, room=f"seed-{i}", language="en", department="sales", customer_id=customer["id"]
+                db,
+                room=f"seed-{i}",
+                language="en",
+                department="sales",
+                customer_id=customer["id"],
+                identity_method="trusted_token",
             )
             calls.add_event(db, call_id=call["id"], kind="persona_entered", persona="sales")
             calls.add_turn(db, call_id=call["id"], role="agent", text="Hello", e2e_latency=0.9)

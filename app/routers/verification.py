@@ -1,0 +1,29 @@
+"""One-time codes a customer says in a call to prove who they are.
+
+An operator issues one (the customer is in front of them, or on a call they trust), or the
+company's own website does for its logged-in customer (its account page) with the trusted
+backend's key. The code is shown once; the CRM keeps only a salted hash.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from app.crm import identity
+from app.deps import DbDep, require_operator_or_backend
+from app.routers.pagination import PathId
+from app.schemas import VerificationCode, error_responses
+
+router = APIRouter(
+    prefix="/api/customers",
+    tags=["customers"],
+    dependencies=[Depends(require_operator_or_backend)],
+    responses=error_responses(401, 404, 422),
+)
+
+
+@router.post("/{customer_id}/verification-code", status_code=201, response_model=VerificationCode)
+def issue_verification_code(customer_id: PathId, db: DbDep) -> dict:
+    """A new one-time code for the customer to say in a call (valid 15 minutes, once; an
+    earlier unused code stops working). Operator key or the trusted backend's X-Server-Key."""
+    return identity.issue_code(db, customer_id=customer_id)
