@@ -41,6 +41,10 @@ class CallStarted(BaseModel):
     identity_level: Literal["anonymous", "claimed", "verified"]
 
 
+class VerificationCodeCreate(Body):
+    valid_minutes: int = Field(default=15, ge=1, le=60)
+
+
 class VerificationCode(BaseModel):
     customer_id: int
     code: str

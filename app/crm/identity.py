@@ -67,7 +67,7 @@ def _digits(code: str) -> str:
     return "".join(ch for ch in code.translate(arabic) if ch.isdigit())
 
 
-def issue_code(db: Database, *, customer_id: int) -> dict:
+def issue_code(db: Database, *, customer_id: int, valid_for: timedelta = CODE_TTL) -> dict:
     """A new one-time code for a customer to say in a call; earlier unused codes stop working.
     The code itself is returned once and stored only as a salted hash."""
     code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
@@ -83,9 +83,9 @@ def issue_code(db: Database, *, customer_id: int) -> dict:
         db.execute(
             "INSERT INTO verification_codes (customer_id, code_hash, created_at, expires_at)"
             " VALUES (?, ?, ?, ?)",
-            [customer_id, f"{salt}${_hash(code, salt)}", iso(created), iso(created + CODE_TTL)],
+            [customer_id, f"{salt}${_hash(code, salt)}", iso(created), iso(created + valid_for)],
         )
-    return {"customer_id": customer_id, "code": code, "expires_at": iso(created + CODE_TTL)}
+    return {"customer_id": customer_id, "code": code, "expires_at": iso(created + valid_for)}
 
 
 def attempts_left(db: Database, *, call_id: int) -> int:

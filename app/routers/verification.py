@@ -7,12 +7,14 @@ backend's key. The code is shown once; the CRM keeps only a salted hash.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Depends
 
 from app.crm import identity
 from app.deps import DbDep, require_operator_or_backend
 from app.routers.pagination import PathId
-from app.schemas import VerificationCode, error_responses
+from app.schemas import VerificationCode, VerificationCodeCreate, error_responses
 
 router = APIRouter(
     prefix="/api/customers",
@@ -23,7 +25,10 @@ router = APIRouter(
 
 
 @router.post("/{customer_id}/verification-code", status_code=201, response_model=VerificationCode)
-def issue_verification_code(customer_id: PathId, db: DbDep) -> dict:
-    """A new one-time code for the customer to say in a call (valid 15 minutes, once; an
-    earlier unused code stops working). Operator key or the trusted backend's X-Server-Key."""
-    return identity.issue_code(db, customer_id=customer_id)
+def issue_verification_code(customer_id: PathId, body: VerificationCodeCreate, db: DbDep) -> dict:
+    """A new one-time code for the customer to say in a call (`{}`, or `{"valid_minutes"}` up
+    to 60; default 15; once; an earlier unused code stops working). Operator key or the
+    trusted backend's X-Server-Key."""
+    return identity.issue_code(
+        db, customer_id=customer_id, valid_for=timedelta(minutes=body.valid_minutes)
+    )

@@ -49,6 +49,11 @@ class RunningApi:
         self.clients.append(client)
         return client
 
+    @property
+    def server_key(self) -> str:
+        """The trusted backend's key (`X-Server-Key`)."""
+        return self.env["TRUSTED_BACKEND_KEY"]
+
     def db(self) -> Database:
         """A second connection to the API's CRM file (as the agent worker would hold)."""
         return connect(self.db_path)
@@ -70,6 +75,7 @@ def api_env(db_path: Path, port: int, **overrides: str) -> dict[str, str]:
         "LIVEKIT_API_KEY": "devkey",
         "LIVEKIT_API_SECRET": "secret",
         "OPERATOR_API_KEY": secrets.token_urlsafe(24)[:32],
+        "TRUSTED_BACKEND_KEY": secrets.token_urlsafe(24)[:32],
         "CRM_DB_PATH": str(db_path),
         "API_HOST": "127.0.0.1",
         "API_PORT": str(port),

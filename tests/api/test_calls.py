@@ -9,15 +9,23 @@ import httpx
 import jwt
 import pytest
 
-from tests.api.conftest import TEST_AGENT_NAME, RunningApi, assert_error, unique_phone
+from app.crm import tickets
+from tests.api.conftest import (
+    TEST_AGENT_NAME,
+    RunningApi,
+    assert_error,
+    new_customer,
+    running_api,
+    unique_phone,
+)
 
 
 def decode(token: str) -> dict:
     return jwt.decode(token, "secret", algorithms=["HS256"])
 
 
-def start_call(anon: httpx.Client, **body: object) -> dict:
-    response = anon.post("/api/calls", json=body)
+def start_call(anon: httpx.Client, headers: dict[str, str] | None = None, **body: object) -> dict:
+    response = anon.post("/api/calls", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -89,42 +97,88 @@ def test_a_hundred_calls_get_a_hundred_rooms(anon: httpx.Client):
     assert len(identities) == 100
 
 
-def test_caller_phone_creates_then_links_the_customer(anon: httpx.Client, client: httpx.Client):
-    local = unique_phone()
-    e164 = "+966" + local[1:]
-    first = start_call(anon, phone=local, name="Omar")
-    customer = client.get("/api/customers/lookup", params={"phone": e164}).json()
-    assert customer["phone"] == e164 and customer["name"] == "Omar"
-
-    arabic_digits = local.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
-    second = start_call(anon, phone=arabic_digits)
-    third = start_call(anon, phone="00966" + local[1:], name="Someone Else")
-    for started in (first, second, third):
-        call = client.get(f"/api/calls/{started['call_id']}").json()
-        assert call["customer_id"] == customer["id"]
-        assert call["caller_phone"] == e164
-    # A later call's name does not overwrite the customer's.
-    assert client.get(f"/api/customers/{customer['id']}").json()["name"] == "Omar"
-    detail = client.get(f"/api/customers/{customer['id']}").json()
-    assert {c["id"] for c in detail["calls"]} == {s["call_id"] for s in (first, second, third)}
-
-
-def test_a_phone_without_a_name_creates_an_unnamed_customer(
+def test_the_public_call_start_creates_and_changes_no_customer(
     anon: httpx.Client, client: httpx.Client
 ):
-    local = unique_phone()
-    started = start_call(anon, phone=local)
-    customer = client.get("/api/customers/lookup", params={"phone": local}).json()
-    assert customer["name"] is None and customer["phone"] == "+966" + local[1:]
-    assert client.get(f"/api/calls/{started['call_id']}").json()["customer_id"] == customer["id"]
+    """A number typed on the public page is a claim: kept on the call, no row made or changed."""
+    known = new_customer(client, name="Omar")
+    unnamed = client.post("/api/customers", json={"phone": unique_phone()}).json()
+    before = client.get("/api/customers", params={"limit": 500}).json()
+    new_local = unique_phone()
+    started = [
+        start_call(anon, phone=new_local, name="Omar"),
+        start_call(anon, phone=new_local.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))),
+        start_call(anon, phone=known["phone"], name="Someone Else", language="en"),
+        start_call(anon, phone=unnamed["phone"], name="Huda"),
+        start_call(anon, name="Only A Name"),
+    ]
+    assert client.get("/api/customers", params={"limit": 500}).json() == before
+    calls = [client.get(f"/api/calls/{s['call_id']}").json() for s in started]
+    assert [c["customer_id"] for c in calls] == [None] * 5
+    assert [c["identity_level"] for c in calls] == ["claimed"] * 5
+    assert [s["identity_level"] for s in started] == ["claimed"] * 5
+    assert calls[0]["caller_phone"] == calls[1]["caller_phone"] == "+966" + new_local[1:]
+    assert calls[2]["caller_phone"] == known["phone"] and calls[2]["caller_name"] == "Someone Else"
+    assert start_call(anon)["identity_level"] == "anonymous"
 
 
-def test_a_name_fills_an_unnamed_customer(anon: httpx.Client, client: httpx.Client):
-    phone = unique_phone()
-    created = client.post("/api/customers", json={"phone": phone}).json()
-    assert created["name"] is None
-    start_call(anon, phone=phone, name="Huda")
-    assert client.get(f"/api/customers/{created['id']}").json()["name"] == "Huda"
+def test_a_trusted_backend_starts_a_verified_call(api, anon: httpx.Client, client: httpx.Client):
+    customer = new_customer(client, name="Omar", language="en")
+    started = start_call(anon, customer_id=customer["id"], headers={"X-Server-Key": api.server_key})
+    assert started["identity_level"] == "verified"
+    assert started["language"] == "en"  # the language of the customer's last call
+    call = client.get(f"/api/calls/{started['call_id']}").json()
+    assert (call["identity_level"], call["identity_method"], call["customer_id"]) == (
+        "verified",
+        "trusted_token",
+        customer["id"],
+    )
+    listed = client.get("/api/calls", params={"identity_level": "verified"}).json()
+    assert started["call_id"] in [c["id"] for c in listed]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "message"),
+    [
+        ({}, 401, "X-Server-Key"),
+        ({"X-Server-Key": "wrong-key-0123456789abcdef"}, 401, "wrong server key"),
+        ({"X-Server-Key": ""}, 401, "X-Server-Key"),
+        ("operator", 401, "X-Server-Key"),  # the operator key is not the backend's
+    ],
+)
+def test_naming_a_customer_needs_the_server_key(
+    api, anon: httpx.Client, client: httpx.Client, headers, status, message
+):
+    customer = new_customer(client)
+    if headers == "operator":
+        headers = {"X-API-Key": api.operator_key}
+    before = client.get("/api/calls", params={"limit": 1}).json()
+    response = anon.post("/api/calls", json={"customer_id": customer["id"]}, headers=headers)
+    assert message in assert_error(response, status, "unauthorized")["message"]
+    assert client.get("/api/calls", params={"limit": 1}).json() == before
+
+
+def test_an_unknown_customer_is_404_and_starts_nothing(api, anon: httpx.Client, client):
+    before = client.get("/api/calls", params={"limit": 1}).json()
+    response = anon.post(
+        "/api/calls", json={"customer_id": 999999999}, headers={"X-Server-Key": api.server_key}
+    )
+    assert_error(response, 404, "not_found")
+    for bad in (0, -1, "x", 2**63):
+        response = anon.post(
+            "/api/calls", json={"customer_id": bad}, headers={"X-Server-Key": api.server_key}
+        )
+        assert_error(response, 422, "validation_error")
+    assert client.get("/api/calls", params={"limit": 1}).json() == before
+
+
+def test_without_a_configured_backend_key_no_call_is_verified():
+    with running_api({"TRUSTED_BACKEND_KEY": ""}) as bare:
+        anon = bare.client(key=None)
+        response = anon.post(
+            "/api/calls", json={"customer_id": 1}, headers={"X-Server-Key": "a" * 32}
+        )
+        assert_error(response, 403, "forbidden")
 
 
 @pytest.mark.parametrize(
@@ -158,13 +212,17 @@ def test_bad_input_is_a_422_and_creates_nothing(
     assert after == before
 
 
-def test_list_calls_filters(anon: httpx.Client, client: httpx.Client):
-    phone = unique_phone()
+def test_list_calls_filters(api, anon: httpx.Client, client: httpx.Client):
+    customer_id = new_customer(client)["id"]
+    trusted = {"X-Server-Key": api.server_key}
     ours = [
-        start_call(anon, phone=phone, language="en", department="sales"),
-        start_call(anon, phone=phone, language="ar", department="complaints"),
+        start_call(
+            anon, customer_id=customer_id, language="en", department="sales", headers=trusted
+        ),
+        start_call(
+            anon, customer_id=customer_id, language="ar", department="complaints", headers=trusted
+        ),
     ]
-    customer_id = client.get("/api/customers/lookup", params={"phone": phone}).json()["id"]
 
     listed = client.get("/api/calls", params={"customer_id": customer_id}).json()
     assert [c["id"] for c in listed] == [ours[1]["call_id"], ours[0]["call_id"]]  # newest first
@@ -195,15 +253,49 @@ def test_call_endpoints_other_than_start_need_the_key(anon: httpx.Client):
     assert_error(anon.get("/api/calls/1"), 401, "unauthorized")
 
 
-def test_a_known_caller_gets_the_language_of_their_last_call(
+def test_a_claimed_number_does_not_pick_the_records_language(
     anon: httpx.Client, client: httpx.Client
 ):
     phone = unique_phone()
     customer = client.post("/api/customers", json={"name": "Omar", "phone": phone}).json()
     assert client.patch(f"/api/customers/{customer['id']}", json={"language": "en"}).is_success
-    call = start_call(anon, phone=phone)
+    call = start_call(anon, phone=phone)  # typed: reveals nothing of the record, not even this
     metadata = json.loads(decode(call["token"])["roomConfig"]["agents"][0]["metadata"])
-    assert metadata["language"] == call["language"] == "en"
-    # a language the call asks for wins over the record's
-    asked = start_call(anon, phone=phone, language="ar")
-    assert asked["language"] == "ar"
+    assert metadata["language"] == call["language"] == "ar"
+
+
+def test_an_operator_links_an_unverified_call(api, anon: httpx.Client, client: httpx.Client):
+    customer = new_customer(client, name="Huda")
+    started = start_call(anon, phone=unique_phone(), name="Huda")
+    db = api.db()
+    try:
+        tickets.open_ticket(db, customer_id=None, call_id=started["call_id"], subject="Help")
+    finally:
+        db.close()
+    unlinked = client.get("/api/calls/unlinked").json()
+    [ours] = [c for c in unlinked if c["id"] == started["call_id"]]
+    assert ours["caller_name"] == "Huda" and len(ours["tickets"]) == 1
+
+    assert_error(
+        client.post(f"/api/calls/{started['call_id']}/link", json={"customer_id": 999999999}),
+        404,
+        "not_found",
+    )
+    linked = client.post(
+        f"/api/calls/{started['call_id']}/link", json={"customer_id": customer["id"]}
+    )
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["customer_id"] == customer["id"]
+    assert linked.json()["identity_level"] == "claimed"  # linked, not proven
+    [ticket] = client.get("/api/tickets", params={"customer_id": customer["id"]}).json()
+    assert ticket["call_id"] == started["call_id"]
+    events = client.get(f"/api/calls/{started['call_id']}").json()["events"]
+    assert events[-1]["kind"] == "linked" and events[-1]["data"]["tickets"] == 1
+    assert started["call_id"] not in [c["id"] for c in client.get("/api/calls/unlinked").json()]
+    again = client.post(
+        f"/api/calls/{started['call_id']}/link", json={"customer_id": customer["id"]}
+    )
+    assert_error(again, 409, "conflict")
+    assert_error(
+        client.post(f"/api/calls/{started['call_id']}/link", json={}), 422, "validation_error"
+    )

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
-from tests.api.conftest import RunningApi, assert_error, new_customer, unique_phone
+from tests.api.conftest import (
+    PUBLIC_API_ROUTES,
+    RunningApi,
+    assert_error,
+    new_customer,
+    unique_phone,
+)
 
 RLM, LRM = "\u200f", "\u200e"
 
@@ -184,3 +192,40 @@ def test_list_pagination_newest_first(client: httpx.Client):
     assert [c["id"] for c in second] == [made[1]["id"]]
     by_phone = client.get("/api/customers", params={"search": made[0]["phone"]}).json()
     assert [c["id"] for c in by_phone] == [made[0]["id"]]
+
+
+def test_verification_codes_for_a_customer(api, client: httpx.Client):
+    customer = new_customer(client)
+    url = f"/api/customers/{customer['id']}/verification-code"
+    issued = client.post(url, json={})
+    assert issued.status_code == 201, issued.text
+    body = issued.json()
+    assert body["customer_id"] == customer["id"] and re.fullmatch(r"\d{6}", body["code"])
+    assert body["expires_at"].startswith("20")
+    # the company's website asks for its signed-in customer with its server key
+    backend = api.client(key=None, **{"X-Server-Key": api.server_key})
+    assert backend.post(url, json={"valid_minutes": 60}).status_code == 201
+    assert_error(api.client(key=None, **{"X-Server-Key": "x" * 32}).post(url, json={}), 401)
+    assert_error(api.client(key=None).post(url, json={}), 401)
+    assert_error(client.post(url, json={"valid_minutes": 600}), 422, "validation_error")
+    missing = client.post("/api/customers/999999999/verification-code", json={})
+    assert_error(missing, 404, "not_found")
+    # the CRM keeps no code in clear
+    db = api.db()
+    try:
+        stored = [r["code_hash"] for r in db.query("SELECT code_hash FROM verification_codes")]
+    finally:
+        db.close()
+    assert body["code"] not in " ".join(stored)
+
+
+def test_the_server_key_opens_no_operator_route(api, app_routes):
+    backend = api.client(key=None, **{"X-Server-Key": api.server_key})
+    for route in app_routes:
+        if not route.is_api or route.path.endswith("/verification-code"):
+            continue
+        if (route.method, route.path) in PUBLIC_API_ROUTES:
+            continue
+        body = {} if route.method in ("POST", "PUT", "PATCH") else None
+        response = backend.request(route.method, route.url("1"), json=body)
+        assert response.status_code == 401, (str(route), response.text)

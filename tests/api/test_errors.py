@@ -99,6 +99,10 @@ def test_bad_path_ids_are_4xx(client: httpx.Client, app_routes: list[Route]):
     assert not failures, "\n".join(failures)
 
 
+POST_BODIES = {"link": {"customer_id": 1}, "verification-code": {}}
+"""Valid bodies for POST routes on an id, by their last path segment (else a status change)."""
+
+
 def test_unknown_ids_are_404(client: httpx.Client, app_routes: list[Route]):
     failures: list[str] = []
     for route in app_routes:
@@ -106,7 +110,7 @@ def test_unknown_ids_are_404(client: httpx.Client, app_routes: list[Route]):
             continue
         body = {
             "PATCH": {"price": 1} if "/services/" in route.path else {"notes": "x"},
-            "POST": {"status": "closed"},
+            "POST": POST_BODIES.get(route.path.rsplit("/", 1)[-1], {"status": "closed"}),
         }.get(route.method)
         response = client.request(route.method, route.url(str(2**63 - 1)), json=body)
         if response.status_code != 404:

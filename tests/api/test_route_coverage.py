@@ -22,6 +22,11 @@ ROUTE_TESTS = {
     ),
     "GET /api/calls": "test_calls::test_list_calls_filters",
     "GET /api/calls/{call_id}": "test_calls::test_the_call_row_exists_with_a_dispatched_event",
+    "GET /api/calls/unlinked": "test_calls::test_an_operator_links_an_unverified_call",
+    "POST /api/calls/{call_id}/link": "test_calls::test_an_operator_links_an_unverified_call",
+    "POST /api/customers/{customer_id}/verification-code": (
+        "test_customers::test_verification_codes_for_a_customer"
+    ),
     "GET /api/customers": "test_customers::test_list_pagination_newest_first",
     "GET /api/customers/lookup": "test_customers::test_lookup_accepts_any_common_format",
     "GET /api/customers/{customer_id}": "test_customers::test_create_get_and_update",

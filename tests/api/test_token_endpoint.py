@@ -7,7 +7,7 @@ import json
 import jwt
 import pytest
 
-from tests.api.conftest import TEST_AGENT_NAME, assert_error, running_api
+from tests.api.conftest import TEST_AGENT_NAME, assert_error, new_customer, running_api
 
 
 def decode(token: str) -> dict:
@@ -79,6 +79,12 @@ def test_arabic_attributes_round_trip(anon, client):
         ({"participant_attributes": {"department": "billing"}}, 422),
         ({"participant_attributes": {"phone": "not a phone"}}, 422),
         ({"participant_attributes": {"language": 5}}, 422),
+        # a web caller may not pose as a phone call from a trusted trunk, nor as the agent
+        ({"participant_attributes": {"sip.phoneNumber": "+966509998877"}}, 403),
+        ({"participant_attributes": {"SIP.trunkID": "ST_trusted"}}, 403),
+        ({"participant_attributes": {"lk.agent.state": "speaking"}}, 403),
+        ({"participant_attributes": {"ornina.persona": "sales"}}, 403),
+        ({"participant_attributes": {"customer_id": "1"}}, 401),  # needs the server key
         ({"participant_attributes": {f"k{i}": "v" for i in range(17)}}, 422),
         ({"participant_identity": "has spaces"}, 422),
         ({"participant_name": "x" * 500}, 422),
@@ -87,6 +93,24 @@ def test_arabic_attributes_round_trip(anon, client):
 )
 def test_refused_fields_give_their_4xx_with_a_json_error(anon, body, status):
     assert_error(anon.post("/api/token", json=body), status)
+
+
+def test_a_trusted_backend_names_the_customer_of_a_verified_call(api, anon, client):
+    customer = new_customer(client, name="Huda")
+    body = {"participant_attributes": {"customer_id": str(customer["id"]), "language": "en"}}
+    wrong = anon.post("/api/token", json=body, headers={"X-Server-Key": "x" * 32})
+    assert_error(wrong, 401, "unauthorized")
+    response = anon.post("/api/token", json=body, headers={"X-Server-Key": api.server_key})
+    assert response.status_code == 201, response.text
+    call = client.get(f"/api/calls/{response.json()['call_id']}").json()
+    assert (call["identity_level"], call["identity_method"], call["customer_id"]) == (
+        "verified",
+        "trusted_token",
+        customer["id"],
+    )
+    unknown = {"participant_attributes": {"customer_id": "999999999"}}
+    missing = anon.post("/api/token", json=unknown, headers={"X-Server-Key": api.server_key})
+    assert_error(missing, 404, "not_found")
 
 
 def test_a_configured_key_is_required_in_the_header():

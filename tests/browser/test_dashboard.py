@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.crm import calls, quotes
+from app.crm import calls, identity, quotes, tickets
 from app.routers.pages import STATIC
 from tests.api.conftest import RunningApi, running_api
 from tests.browser.conftest import DESKTOP, LATIN, screenshot, visible_text
@@ -31,16 +31,25 @@ class Crm:
     customer_id: int
     ticket: dict
     quote: dict
+    claimed: dict
+    """A call whose caller only typed a name and number, with a ticket waiting to be linked."""
 
 
 @pytest.fixture(scope="module")
 def crm() -> Iterator[Crm]:
     with running_api() as api:
         anon, client = api.client(key=None), api.client()
+        layla = client.post("/api/customers", json={"name": "ليلى حداد", "phone": "0501112233"})
+        # started by the company's website for its signed-in customer: a verified call
         ended = anon.post(
-            "/api/calls", json={"language": "ar", "name": "ليلى حداد", "phone": "0501112233"}
+            "/api/calls",
+            json={"language": "ar", "name": "ليلى حداد", "customer_id": layla.json()["id"]},
+            headers={"X-Server-Key": api.server_key},
         ).json()
         live = anon.post("/api/calls", json={"language": "en", "name": "Omar"}).json()
+        claimed = anon.post(
+            "/api/calls", json={"language": "en", "name": "Sami", "phone": "0509990000"}
+        ).json()
         db = api.db()
         try:
             call_id = ended["call_id"]
@@ -93,9 +102,14 @@ def crm() -> Iterator[Crm]:
             live_id = live["call_id"]
             calls.mark_agent_joined(db, call_id=live_id)
             calls.add_event(db, call_id=live_id, kind="persona_entered", persona="reception")
+
+            claimed_id = claimed["call_id"]
+            calls.mark_agent_joined(db, call_id=claimed_id)
+            tickets.open_ticket(db, customer_id=None, call_id=claimed_id, subject="Printer broken")
+            calls.end_call(db, call_id=claimed_id, outcome="ticket opened")
         finally:
             db.close()
-        yield Crm(api, ended, live, customer_id, ticket, quote)
+        yield Crm(api, ended, live, customer_id, ticket, quote, claimed)
 
 
 def signed_in(open_page: Callable[..., Page], crm: Crm, lang: str, hash_: str = "") -> Page:
@@ -270,3 +284,46 @@ def test_csv_exports_download(open_page, crm: Crm):
     rows = open(download.value.path(), encoding="utf-8-sig").read().splitlines()
     assert rows[0].startswith("persona,name,department,calls_handled")
     assert [row.split(",")[0] for row in rows[1:]] == ["reception", "sales", "complaints"]
+
+
+def test_identity_levels_show_and_an_operator_links_an_unverified_call(open_page, crm: Crm):
+    strings = STRINGS["en"]
+    page = signed_in(open_page, crm, "en")
+    verified = page.locator(f'#recent-calls tr[data-id="{crm.ended["call_id"]}"] [data-identity]')
+    expect(verified).to_have_attribute("data-identity", "verified")
+    expect(verified).to_contain_text(strings["identity_method_trusted_token"])
+    waiting = page.locator(f'#unlinked-calls tr[data-id="{crm.claimed["call_id"]}"]')
+    expect(waiting).to_contain_text("Sami")
+    expect(waiting).to_contain_text("1 tickets · 0 quotes · 0 follow-ups")
+    screenshot(page, "dashboard-identity-en.png")
+    waiting.click()
+
+    expect(page.locator("[data-identity]").first).to_have_text(strings["identity_claimed"])
+    page.locator("#link-customer").fill(str(crm.customer_id))
+    page.locator("#link-form button[type=submit]").click()
+    expect(page.locator("#link-form")).to_have_count(0)
+    expect(page.locator("#events")).to_contain_text(strings["event_linked"])
+    client = crm.api.client()
+    assert client.get(f"/api/calls/{crm.claimed['call_id']}").json()["customer_id"] == (
+        crm.customer_id
+    )
+    linked = client.get("/api/tickets", params={"customer_id": crm.customer_id}).json()
+    assert "Printer broken" in [t["subject"] for t in linked]
+    assert page.errors == []
+
+
+def test_an_operator_gives_a_customer_a_code_that_verifies_a_call(open_page, crm: Crm):
+    page = signed_in(open_page, crm, "ar", f"#customer/{crm.customer_id}")
+    page.locator("#new-code").click()
+    code = page.locator("#verification-code .code")
+    expect(code).to_have_text(re.compile(r"^\d{6}$"))
+    db = crm.api.db()
+    try:
+        call = calls.create_call(db, room="code-check", language="ar", department="reception")
+        result = identity.verify_code(
+            db, call_id=call["id"], phone="0501112233", code=code.inner_text(), region="SA"
+        )
+    finally:
+        db.close()
+    assert result.result == "verified" and result.customer_id == crm.customer_id
+    assert page.errors == []

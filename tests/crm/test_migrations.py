@@ -94,3 +94,47 @@ def test_open_creates_the_parent_directory(tmp_path: Path):
     path = tmp_path / "nested" / "dir" / "crm.sqlite3"
     open_crm(path).close()
     assert path.exists()
+
+
+def test_past_calls_linked_by_a_typed_number_become_claims(db_path: Path):
+    from sqlite_utils import Database
+
+    db = Database(str(db_path))
+    migrations.apply(db, stop_before="m003_caller_identity")
+    db["customers"].insert(
+        {"id": 1, "phone": "+966501112233", "created_at": "x", "updated_at": "x"}
+    )
+    for room, customer in (("typed", 1), ("nobody", None)):
+        db["calls"].insert(
+            {
+                "room": room,
+                "customer_id": customer,
+                "language": "ar",
+                "department": "sales",
+                "created_at": "2026-01-01T00:00:00.000Z",
+            }
+        )
+    db["tickets"].insert(
+        {
+            "id": 1,
+            "number": "TKT-000001",
+            "customer_id": 1,
+            "call_id": 1,
+            "category": "other",
+            "priority": "normal",
+            "status": "open",
+            "subject": "s",
+            "sla_due_at": "x",
+            "created_at": "x",
+            "updated_at": "x",
+        }
+    )
+    db.close()
+    db = open_crm(db_path)
+    try:
+        levels = {r["room"]: r["identity_level"] for r in db.query("SELECT * FROM calls")}
+        assert levels == {"typed": "claimed", "nobody": "anonymous"}
+        assert db["tickets"].get(1)["customer_id"] == 1  # kept through the table rebuild
+        db["tickets"].update(1, {"customer_id": None})  # may now wait on its call for a link
+    finally:
+        db.close()

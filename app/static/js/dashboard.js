@@ -132,6 +132,7 @@ const callColumns = [
   [t('dash_col_id'), (c) => link(`#call/${c.id}`, c.id)],
   [t('dash_col_started'), (c) => when(c.created_at)],
   [t('dash_col_caller'), (c) => callerName(c)],
+  [t('dash_col_identity'), (c) => identity(c)],
   [t('dash_col_language'), (c) => label('language_', c.language)],
   [t('dash_col_personas'), (c) => personasVisited(c)],
   [t('dash_col_status'), (c) => badge(c.status, label('status_', c.status))],
@@ -144,6 +145,13 @@ function callerName(call) {
   return el('span', { dir: 'auto' }, text);
 }
 
+/** A call's identity level and how it was reached: a verified caller, or a claim. */
+function identity(call) {
+  const level = call.identity_level ?? 'anonymous';
+  const how = call.identity_method ? ` · ${label('identity_method_', call.identity_method)}` : '';
+  return el('span', { class: `badge identity-${level}`, dataset: { identity: level } }, `${label('identity_', level)}${how}`);
+}
+
 function personasVisited(call) {
   const visited = call.personas_visited?.length ? call.personas_visited : [call.department];
   return visited.map((key) => persona(key, { nameOnly: true })).join(LANG === 'ar' ? ' ← ' : ' → ');
@@ -153,10 +161,11 @@ function personasVisited(call) {
 
 async function viewCalls() {
   const recentSince = new Date(Date.now() - LIVE_WINDOW_MS).toISOString();
-  const [active, waiting, ended] = await Promise.all([
+  const [active, waiting, ended, unlinked] = await Promise.all([
     getJson(`/api/calls${query({ status: 'active', limit: 100 })}`),
     getJson(`/api/calls${query({ status: 'created', since: recentSince, limit: 100 })}`),
     getJson(`/api/calls${query({ status: 'ended', limit: 50 })}`),
+    getJson(`/api/calls/unlinked${query({ limit: 50 })}`),
   ]);
   const open = (call) => (location.hash = `#call/${call.id}`);
   return [
@@ -168,6 +177,22 @@ async function viewCalls() {
       }),
     ),
     section(t('dash_recent_calls'), table('recent-calls', callColumns, ended, { onRow: open })),
+    section(
+      t('dash_to_link'),
+      table(
+        'unlinked-calls',
+        [
+          ...callColumns.slice(0, 4),
+          [t('dash_col_phone'), (c) => el('span', { dir: 'ltr' }, c.caller_phone ?? '—')],
+          [
+            t('dash_col_waiting'),
+            (c) => t('dash_waiting_items', { tickets: c.tickets.length, quotes: c.quotes.length, follow_ups: c.follow_ups.length }),
+          ],
+        ],
+        unlinked,
+        { onRow: open, empty: t('dash_no_unlinked') },
+      ),
+    ),
   ];
 }
 
@@ -178,6 +203,22 @@ async function viewCall(id) {
   const caller = call.customer_id
     ? link(`#customer/${call.customer_id}`, callerName(call))
     : callerName(call);
+  const linkInput = el('input', { id: 'link-customer', type: 'number', min: 1, required: true });
+  const linkForm = el(
+    'form',
+    {
+      id: 'link-form',
+      class: 'toolbar',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        await guarded(() => api(`/api/calls/${call.id}/link`, { method: 'POST', body: { customer_id: Number(linkInput.value) } }));
+        render();
+      },
+    },
+    el('label', { for: 'link-customer' }, t('dash_link_call')),
+    linkInput,
+    el('button', { type: 'submit', class: 'primary' }, t('dash_link')),
+  );
   return [
     el('h1', {}, t('dash_call', { id: call.id })),
     section(
@@ -186,12 +227,17 @@ async function viewCall(id) {
         [t('dash_col_status'), badge(call.status, label('status_', call.status))],
         [t('dash_col_started'), when(call.created_at)],
         [t('dash_col_caller'), caller],
+        [t('dash_col_identity'), identity(call)],
         [t('dash_col_phone'), el('span', { dir: 'ltr' }, call.caller_phone ?? '—')],
+        [t('dash_col_email_claimed'), call.caller_email ?? '—'],
+        [t('dash_col_interest_claimed'), el('span', { dir: 'auto' }, call.caller_interest ?? '—')],
         [t('dash_col_language'), label('language_', call.language)],
         [t('dash_col_department'), personas[call.department]?.department[LANG] ?? call.department],
         [t('dash_col_duration'), seconds(call.duration_seconds)],
         [t('dash_col_outcome'), call.outcome ?? '—'],
+        [t('dash_linked_to'), call.customer_id ? link(`#customer/${call.customer_id}`, `#${call.customer_id}`) : '—'],
       ]),
+      call.customer_id ? null : linkForm,
     ),
     section(
       t('dash_timeline'),
@@ -308,7 +354,13 @@ async function viewCustomers() {
 
 const ticketColumns = [
   [t('dash_col_number'), (x) => link(`#ticket/${x.id}`, el('span', { dir: 'ltr' }, x.number))],
-  [t('dash_col_subject'), (x) => el('span', { dir: 'auto' }, x.subject)],
+  [
+    t('dash_col_subject'),
+    (x) => {
+      const subject = el('span', { dir: 'auto' }, x.subject);
+      return x.customer_id == null ? [subject, ' ', badge('identity-claimed', t('dash_unverified'))] : subject;
+    },
+  ],
   [t('dash_col_category'), (x) => label('category_', x.category)],
   [t('dash_col_priority'), (x) => label('priority_', x.priority)],
   [t('dash_col_status'), (x) => badge(x.status, label('ticket_status_', x.status))],
@@ -325,6 +377,13 @@ const quoteColumns = [
 
 async function viewCustomer(id) {
   const customer = await getJson(`/api/customers/${id}`);
+  const codeBox = el('p', { id: 'verification-code', hidden: true, dir: 'ltr' });
+  const newCode = async () => {
+    const issued = await guarded(async () => (await api(`/api/customers/${customer.id}/verification-code`, { method: 'POST', body: {} })).json());
+    if (!issued) return;
+    codeBox.replaceChildren(el('strong', { class: 'code' }, issued.code), ' ', el('span', { class: 'hint', dir: 'auto' }, t('dash_code_hint', { time: clock(issued.expires_at) })));
+    codeBox.hidden = false;
+  };
   return [
     el('h1', { dir: 'auto' }, customer.name ?? customer.phone ?? t('dash_customer')),
     section(
@@ -337,6 +396,11 @@ async function viewCustomer(id) {
         [t('dash_col_language'), label('language_', customer.language)],
         [t('dash_col_created'), when(customer.created_at)],
       ]),
+    ),
+    section(
+      t('dash_verification_code'),
+      el('button', { type: 'button', id: 'new-code', onclick: newCode }, t('dash_new_code')),
+      codeBox,
     ),
     section(t('dash_calls'), table('customer-calls', callColumns, customer.calls, { onRow: (c) => (location.hash = `#call/${c.id}`) })),
     section(t('dash_tickets'), table('customer-tickets', ticketColumns, customer.tickets, { onRow: (x) => (location.hash = `#ticket/${x.id}`) })),
@@ -400,7 +464,10 @@ async function viewTicket(id) {
         [t('dash_col_category'), label('category_', ticket.category)],
         [t('dash_col_priority'), label('priority_', ticket.priority)],
         [t('dash_col_sla'), when(ticket.sla_due_at)],
-        [t('dash_customer'), link(`#customer/${ticket.customer_id}`, `#${ticket.customer_id}`)],
+        [
+          t('dash_customer'),
+          ticket.customer_id == null ? badge('identity-claimed', t('dash_unverified')) : link(`#customer/${ticket.customer_id}`, `#${ticket.customer_id}`),
+        ],
         [t('dash_calls'), ticket.call_id ? link(`#call/${ticket.call_id}`, `#${ticket.call_id}`) : '—'],
         [t('dash_description'), el('span', { dir: 'auto' }, ticket.description || '—')],
       ]),
