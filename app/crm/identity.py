@@ -214,9 +214,11 @@ def _attach_call_items(db: Database, *, call_id: int, customer_id: int) -> dict[
 
 
 def has_called_before(db: Database, *, customer_id: int, call_id: int) -> bool:
-    """Whether the customer had a call before this one (for "welcome back")."""
+    """Whether the customer had an answered call before this one (for "welcome back")."""
     row = db.execute(
-        "SELECT 1 FROM calls WHERE customer_id = ? AND id < ? LIMIT 1", [customer_id, call_id]
+        "SELECT 1 FROM calls WHERE customer_id = ? AND id < ? AND agent_joined_at IS NOT NULL"
+        " LIMIT 1",
+        [customer_id, call_id],
     ).fetchone()
     return row is not None
 

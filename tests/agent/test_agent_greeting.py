@@ -43,8 +43,8 @@ async def test_department_persona_greets_first(crm_path, db):
 
 
 def earlier_call(db, customer: dict) -> None:
-    """A call the customer made before (verified then)."""
-    crm_calls.create_call(
+    """A call the customer made before (verified then), answered by the agent."""
+    earlier = crm_calls.create_call(
         db,
         room=f"earlier-{customer['id']}",
         language="en",
@@ -52,6 +52,7 @@ def earlier_call(db, customer: dict) -> None:
         customer_id=customer["id"],
         identity_method="trusted_token",
     )
+    crm_calls.mark_agent_joined(db, call_id=earlier["id"])
 
 
 async def test_a_claimed_number_of_a_customer_gets_no_name_and_no_record_language(crm_path, db):

@@ -10,7 +10,13 @@ from sqlite_utils import Database
 
 from app.crm import Conflict, InvalidInput, identity
 from app.crm import clock as crm_clock
-from app.crm.calls import create_call, get_call, list_events, set_claimed_details
+from app.crm.calls import (
+    create_call,
+    get_call,
+    list_events,
+    mark_agent_joined,
+    set_claimed_details,
+)
 from app.crm.customers import create_customer, get_customer
 from app.crm.follow_ups import schedule_follow_up
 from app.crm.quotes import create_quote
@@ -200,10 +206,13 @@ def test_caller_id_verifies_the_number_and_its_record(db: Database, customer: di
     )
 
 
-def test_called_before(db: Database, customer: dict):
+def test_called_before_means_an_answered_call(db: Database, customer: dict):
     first = a_call(db, "a", customer_id=customer["id"], identity_method="trusted_token")
     assert not identity.has_called_before(db, customer_id=customer["id"], call_id=first["id"])
     second = a_call(db, "b", customer_id=customer["id"], identity_method="trusted_token")
+    # the first call's page was opened, but no agent ever answered it
+    assert not identity.has_called_before(db, customer_id=customer["id"], call_id=second["id"])
+    mark_agent_joined(db, call_id=first["id"])
     assert identity.has_called_before(db, customer_id=customer["id"], call_id=second["id"])
 
 
