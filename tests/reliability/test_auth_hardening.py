@@ -71,11 +71,16 @@ def api() -> Iterator[RunningApi]:
         yield running
 
 
+BACKEND_OR_OPERATOR_ROUTES = {("POST", "/api/customers/{customer_id}/verification-code")}
+"""Routes the trusted backend's key (X-Server-Key) opens besides the operator key."""
+
+
 def test_the_spec_declares_the_operator_key_on_exactly_the_guarded_operations(api: RunningApi):
     spec = httpx.get(f"{api.base_url}/openapi.json", timeout=10).json()
     assert spec["components"]["securitySchemes"] == {
         "OperatorKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         "OperatorBearer": {"type": "http", "scheme": "bearer"},
+        "ServerKey": {"type": "apiKey", "in": "header", "name": "X-Server-Key"},
     }
     guarded, public = [], []
     for path, item in spec["paths"].items():
@@ -86,6 +91,13 @@ def test_the_spec_declares_the_operator_key_on_exactly_the_guarded_operations(ap
             if route in PUBLIC_API_ROUTES:
                 public.append(route)
                 assert "security" not in operation, route
+            elif route in BACKEND_OR_OPERATOR_ROUTES:
+                guarded.append(route)
+                assert operation.get("security") == [
+                    {"ServerKey": []},
+                    {"OperatorKey": []},
+                    {"OperatorBearer": []},
+                ], route
             else:
                 guarded.append(route)
                 assert operation.get("security") == [

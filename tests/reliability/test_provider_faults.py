@@ -118,7 +118,10 @@ async def test_a_stage_down_ends_the_call_with_an_apology_and_a_callback(
     tickets = bundle.api("GET", "/api/tickets", operator=True, params={"category": "callback"})
     assert tickets.status_code == 200, tickets.text
     [ticket] = [t for t in tickets.json() if t["call_id"] == call_id]
-    assert ticket["customer_id"] == call["customer_id"] is not None
+    # the caller typed a number (a claim): the callback waits on the call for an operator
+    assert ticket["customer_id"] is None and call["caller_phone"] == "+966551230987"
+    unlinked = bundle.api("GET", "/api/calls/unlinked", operator=True).json()
+    assert [t["id"] for c in unlinked if c["id"] == call_id for t in c["tickets"]] == [ticket["id"]]
     assert ticket["priority"] == "high"
     said = apology(language, ticket["number"])
     assert agent_turns(call)[-1] == said
