@@ -23,14 +23,6 @@ RECENT = 5
 _ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
-class NotTheCallersNumber(Exception):
-    """The phone number is on another customer's record; nothing about it may be revealed."""
-
-
-class NotTheVerifiedNumber(Exception):
-    """The caller ID was verified; a record created on this call gets that number only."""
-
-
 def save_caller(
     db: Database,
     *,
@@ -39,30 +31,42 @@ def save_caller(
     verified_phone: str | None,
     region: str,
     **fields: str,
-) -> dict:
+) -> tuple[dict, bool]:
     """Update the verified caller's own record; or create it, for a caller whose number is
-    verified by caller ID but not on record yet, and link it to the call.
+    verified by caller ID but not on record yet, and link it to the call. Returns the record
+    and whether a phone number was only noted.
 
-    A number that already belongs to another record is refused without saying whose it is:
-    a caller cannot take over a record by naming its phone number.
-    """
-    if fields.get("phone"):
-        fields["phone"] = normalise_phone(fields["phone"], region)
-        holder = crm_customers.find_by_phone(db, phone=fields["phone"], region=region)
-        if holder is not None and holder["id"] != customer_id:
-            raise NotTheCallersNumber()
-    if customer_id is not None:
-        return crm_customers.update_customer(db, customer_id=customer_id, region=region, **fields)
-    if not verified_phone:
-        raise PermissionError("only a verified caller's record may be created or changed")
-    if fields.setdefault("phone", verified_phone) != verified_phone:
-        raise NotTheVerifiedNumber()
+    The phone number is the caller's proof, so a caller never changes it by voice: a new number
+    is noted on the call (a `contact_change_requested` event) for our team to confirm, whatever
+    the number, so the answer never tells whether it is someone else's."""
+    noted = False
+    requested = fields.pop("phone", None)
     with writing(db):
-        customer = crm_customers.create_customer(db, region=region, **fields)
+        current = (
+            crm_customers.get_customer(db, customer_id=customer_id)["phone"]
+            if customer_id is not None
+            else verified_phone
+        )
+        if requested and normalise_phone(requested, region) != current:
+            crm_calls.add_event(
+                db,
+                call_id=call_id,
+                kind="contact_change_requested",
+                phone=normalise_phone(requested, region),
+            )
+            noted = True
+        if customer_id is not None:
+            customer = crm_customers.update_customer(
+                db, customer_id=customer_id, region=region, **fields
+            )
+            return customer, noted
+        if not verified_phone:
+            raise PermissionError("only a verified caller's record may be created or changed")
+        customer = crm_customers.create_customer(db, region=region, phone=verified_phone, **fields)
         crm_identity.verify_call(
             db, call_id=call_id, customer_id=customer["id"], method="caller_id"
         )
-    return customer
+    return customer, noted
 
 
 def record_number(raw: str, prefix: str) -> str | None:

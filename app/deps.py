@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -63,14 +64,16 @@ def client_address(request: Request) -> str:
 
 def check_server_key(settings: Settings, supplied: str | None) -> None:
     """The trusted backend's key (`X-Server-Key`), needed to start a call verified as a named
-    customer: 401 when it is missing or wrong, 403 when this installation has none."""
+    customer: 401 when it is missing or wrong, or when this installation has none (the answer
+    does not tell an outsider which)."""
     expected = settings.trusted_backend_key
-    if expected is None:
-        raise HTTPException(
-            403, "naming a customer needs a trusted backend, and none is configured here"
-        )
     if not supplied:
         raise HTTPException(401, "naming a customer needs the X-Server-Key header")
+    if expected is None:
+        logging.getLogger("ornina.api").warning(
+            "a call start named a customer, but TRUSTED_BACKEND_KEY is not set"
+        )
+        raise HTTPException(401, "wrong server key")
     if not secrets.compare_digest(supplied.encode(), expected.get_secret_value().encode()):
         raise HTTPException(401, "wrong server key")
 

@@ -26,15 +26,14 @@ async def _save(tools: ContactTools, state: CallState, **fields: str | None) -> 
     if state.customer_id is None and not (state.verified and state.caller_phone):
         # a claim: noted on the call, no record is looked up, created or changed
         interest = given.pop("service_interest", None)
-        await state.crm.run(
+        call = await state.crm.run(
             crm_calls.set_claimed_details,
             call_id=state.call_id,
             region=state.region,
             interest=interest,
             **given,
         )
-        state.claimed_name = given.get("name") or state.claimed_name
-        state.caller_phone = given.get("phone") or state.caller_phone
+        state.claimed_name, state.caller_phone = call["caller_name"], call["caller_phone"]
         if state.identity_level == "anonymous":
             state.identity_level = "claimed"
         await tools.caller_changed(state)
@@ -43,7 +42,7 @@ async def _save(tools: ContactTools, state: CallState, **fields: str | None) -> 
             "looked up or changed, and nothing from one may be read back. Do not ask for these "
             "details again."
         )
-    customer = await state.crm.run(
+    customer, phone_noted = await state.crm.run(
         caller_records.save_caller,
         call_id=state.call_id,
         customer_id=state.customer_id,
@@ -56,9 +55,14 @@ async def _save(tools: ContactTools, state: CallState, **fields: str | None) -> 
     await tools.caller_changed(state)
     known = [field for field in ("name", "phone", "email") if customer.get(field)]
     name = customer.get("name") or "not given"
+    noted = (
+        " The new phone number is noted for our team to confirm; it is not on the record yet."
+        if phone_noted
+        else ""
+    )
     return (
-        f"Record saved. Name: {name}. On file: {', '.join(known) or 'nothing yet'}. Do not ask "
-        "for these details again."
+        f"Record saved. Name: {name}. On file: {', '.join(known) or 'nothing yet'}.{noted} Do "
+        "not ask for these details again."
     )
 
 

@@ -12,7 +12,6 @@ from livekit.agents import ToolError
 
 from agent import identity
 from agent.call_state import CallState
-from agent.caller_records import NotTheCallersNumber, NotTheVerifiedNumber
 from app.crm import CrmError
 from app.crm import calls as crm_calls
 
@@ -21,14 +20,6 @@ logger = logging.getLogger("ornina.agent.tools")
 P = ParamSpec("P")
 R = TypeVar("R")
 
-NOT_THE_CALLERS_NUMBER = (
-    "That phone number cannot be used for this caller. Do not say whether it is known to us or "
-    "whose it is. Ask the caller for their own number, or continue without it."
-)
-NOT_THE_VERIFIED_NUMBER = (
-    "The caller's number is the one they are calling from, verified by caller ID: their record "
-    "is created with that number. Another number can be added by our team later."
-)
 UNEXPECTED = (
     "This action failed because of an internal problem. Apologise briefly and offer to try "
     "again or to have someone call the caller back."
@@ -45,10 +36,6 @@ def guarded(tool: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             return await tool(*args, **kwargs)
         except ToolError:
             raise
-        except NotTheCallersNumber:
-            raise ToolError(NOT_THE_CALLERS_NUMBER) from None
-        except NotTheVerifiedNumber:
-            raise ToolError(NOT_THE_VERIFIED_NUMBER) from None
         except CrmError as error:
             raise ToolError(str(error)) from None
         except Exception:

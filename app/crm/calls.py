@@ -14,6 +14,9 @@ from app.crm.queries import insert_row, newest_first
 DEPARTMENTS = ("reception", "sales", "complaints")
 STATUSES = ("created", "active", "ended")
 TURN_ROLES = ("caller", "agent")
+METHODS = ("caller_id", "trusted_token", "in_call_code")
+"""How a call was verified: the caller ID of a phone call on a trusted trunk, a call token
+requested by a trusted backend with the server key, a one-time code said in the call."""
 TURN_METRICS = ("end_of_turn_delay", "transcription_delay", "llm_ttft", "tts_ttfb", "e2e_latency")
 MAX_TURN_TEXT = 20_000
 
@@ -35,6 +38,8 @@ def create_call(
         raise InvalidInput(f"department must be one of {', '.join(DEPARTMENTS)}")
     if (customer_id is None) != (identity_method is None):
         raise InvalidInput("a verified call needs both its customer and how it was verified")
+    if identity_method is not None and identity_method not in METHODS:
+        raise InvalidInput(f"identity_method must be one of {', '.join(METHODS)}")
     stamp = now_iso()
     row = {
         "room": clean_text(room, "room", max_length=128),

@@ -18,18 +18,15 @@ from datetime import timedelta
 
 from sqlite_utils import Database
 
-from app.crm.calls import add_event, get_call
+from app.crm.calls import METHODS, add_event, get_call
 from app.crm.clock import iso, now, now_iso
-from app.crm.customers import find_by_phone
+from app.crm.customers import find_by_phone, get_customer
 from app.crm.db import writing
 from app.crm.errors import Conflict, InvalidInput
 from app.crm.phones import normalise_phone
 from app.crm.queries import require
 
 LEVELS = ("anonymous", "claimed", "verified")
-METHODS = ("caller_id", "trusted_token", "in_call_code")
-"""How a call was verified: the caller ID of a phone call on a trusted trunk, a call token
-requested by a trusted backend with the server key, a one-time code said in the call."""
 
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=15)
@@ -53,13 +50,14 @@ class Verification:
     attempts_left: int = 0
 
 
-def claimed_level(*details: object) -> str:
-    """`claimed` when the caller gave any detail about themselves, else `anonymous`."""
-    return "claimed" if any(details) else "anonymous"
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+"""A memory-hard hash (16 MiB, tens of ms): six digits are a million guesses, which against a
+fast hash anyone holding a copy of the CRM would run in a second, against this in hours, long
+after the code expired."""
 
 
 def _hash(code: str, salt: str) -> str:
-    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+    return hashlib.scrypt(code.encode(), salt=bytes.fromhex(salt), **SCRYPT).hex()
 
 
 def _digits(code: str) -> str:
@@ -75,11 +73,7 @@ def issue_code(db: Database, *, customer_id: int, valid_for: timedelta = CODE_TT
     created = now()
     with writing(db):
         require(db, "customers", customer_id, "customer")
-        db.execute(
-            "UPDATE verification_codes SET expires_at = ? WHERE customer_id = ? AND used_at IS NULL"
-            " AND expires_at > ?",
-            [iso(created), customer_id, iso(created)],
-        )
+        _expire_codes(db, customer_id)
         db.execute(
             "INSERT INTO verification_codes (customer_id, code_hash, created_at, expires_at)"
             " VALUES (?, ?, ?, ?)",
@@ -108,14 +102,18 @@ def verify_code(db: Database, *, call_id: int, phone: str, code: str, region: st
     """Check a code said in a call against the record of the number the caller gives.
 
     Every attempt is recorded (never the code or the number). A locked record answers like a
-    wrong code, and an unknown number like a known one, so the answers never tell whether a
-    number is on record. Once the call has used up its attempts even the right code is refused.
-    """
+    wrong code, and an unknown or malformed number like a known one, so the answers never tell
+    whether a number is on record. Once the call has used up its attempts even the right code
+    is refused, and the codes of every record it tried stop working: a code said on a failed
+    call (and so in its transcript) is spent."""
     with writing(db):
         if attempts_left(db, call_id=call_id) == 0:
             add_event(db, call_id=call_id, kind="verification_attempt", result="locked")
             return Verification(result="locked")
-        customer = find_by_phone(db, phone=phone, region=region)
+        try:
+            customer = find_by_phone(db, phone=phone, region=region)
+        except InvalidInput:
+            customer = None
         customer_id = customer["id"] if customer else None
         match = None
         if customer_id is not None and not record_locked(db, customer_id=customer_id):
@@ -123,6 +121,10 @@ def verify_code(db: Database, *, call_id: int, phone: str, code: str, region: st
         if match is None:
             _attempt(db, call_id, customer_id, ok=False)
             left = attempts_left(db, call_id=call_id)
+            if left == 0:
+                _expire_codes_tried_by(db, call_id)
+            elif customer_id is not None and record_locked(db, customer_id=customer_id):
+                _expire_codes(db, customer_id)
             return Verification(result="wrong" if left else "locked", attempts_left=left)
         db.execute(
             "UPDATE verification_codes SET used_at = ?, used_by_call_id = ? WHERE id = ?",
@@ -131,6 +133,25 @@ def verify_code(db: Database, *, call_id: int, phone: str, code: str, region: st
         _attempt(db, call_id, customer_id, ok=True)
         verify_call(db, call_id=call_id, customer_id=customer_id, method="in_call_code")
     return Verification(result="verified", customer_id=customer_id)
+
+
+def _expire_codes(db: Database, customer_id: int) -> None:
+    stamp = now_iso()
+    db.execute(
+        "UPDATE verification_codes SET expires_at = ? WHERE customer_id = ? AND used_at IS NULL"
+        " AND expires_at > ?",
+        [stamp, customer_id, stamp],
+    )
+
+
+def _expire_codes_tried_by(db: Database, call_id: int) -> None:
+    rows = db.execute(
+        "SELECT DISTINCT customer_id FROM verification_attempts WHERE call_id = ?"
+        " AND customer_id IS NOT NULL",
+        [call_id],
+    ).fetchall()
+    for (customer_id,) in rows:
+        _expire_codes(db, customer_id)
 
 
 def _matching_code(db: Database, customer_id: int, digits: str) -> int | None:
@@ -170,6 +191,15 @@ def verify_call(db: Database, *, call_id: int, customer_id: int, method: str) ->
         call = get_call(db, call_id=call_id)
         if call["identity_level"] == "verified" and call["customer_id"] not in (None, customer_id):
             raise AlreadyLinked(f"call {call_id} is verified as another customer")
+        if call["customer_id"] not in (None, customer_id):
+            # an operator had linked the call to someone else: the proof wins, and they see it
+            add_event(
+                db,
+                call_id=call_id,
+                kind="identity_conflict",
+                linked_customer_id=call["customer_id"],
+                verified_customer_id=customer_id,
+            )
         db.execute(
             "UPDATE calls SET identity_level = 'verified', identity_method = ?, identity_at = ?,"
             " customer_id = ? WHERE id = ?",
@@ -182,17 +212,24 @@ def verify_call(db: Database, *, call_id: int, customer_id: int, method: str) ->
 
 def link_call(db: Database, *, call_id: int, customer_id: int) -> dict:
     """An operator's link of an unverified call, with the tickets, quotes and follow-ups opened
-    on it, to a customer. The call's identity level stays what the caller proved."""
+    on it, to a customer. The call's identity level stays what the caller proved. Linking it to
+    the same customer again picks up what the caller opened since; another customer is a
+    conflict. A call verified by caller ID without a record links only to the record of the
+    number it proved."""
     with writing(db):
-        require(db, "customers", customer_id, "customer")
+        customer = get_customer(db, customer_id=customer_id)
         call = get_call(db, call_id=call_id)
-        if call["customer_id"] is not None:
+        if call["customer_id"] not in (None, customer_id):
             raise AlreadyLinked(
                 f"call {call_id} is already linked to customer {call['customer_id']}"
             )
+        if call["identity_level"] == "verified" and customer["phone"] != call["caller_phone"]:
+            raise AlreadyLinked(
+                f"call {call_id} is verified by its caller's number; it links only to that record"
+            )
         stamp = now_iso()
         db.execute(
-            "UPDATE calls SET customer_id = ?, linked_at = ? WHERE id = ?",
+            "UPDATE calls SET customer_id = ?, linked_at = COALESCE(linked_at, ?) WHERE id = ?",
             [customer_id, stamp, call_id],
         )
         moved = _attach_call_items(db, call_id=call_id, customer_id=customer_id)
@@ -214,10 +251,11 @@ def _attach_call_items(db: Database, *, call_id: int, customer_id: int) -> dict[
 
 
 def has_called_before(db: Database, *, customer_id: int, call_id: int) -> bool:
-    """Whether the customer had an answered call before this one (for "welcome back")."""
+    """Whether the customer had an answered, verified call before this one ("welcome back"):
+    a call an operator linked on a claim is not proof that they called."""
     row = db.execute(
         "SELECT 1 FROM calls WHERE customer_id = ? AND id < ? AND agent_joined_at IS NOT NULL"
-        " LIMIT 1",
+        " AND identity_level = 'verified' LIMIT 1",
         [customer_id, call_id],
     ).fetchone()
     return row is not None
@@ -230,7 +268,7 @@ def list_unlinked(db: Database, *, limit: int = 50, offset: int = 0) -> list[dic
         db.query(
             "SELECT id, created_at, identity_level, identity_method, caller_name, caller_phone,"
             " caller_email, caller_interest, language, department FROM calls c"
-            " WHERE customer_id IS NULL AND ("
+            " WHERE ("
             " EXISTS (SELECT 1 FROM tickets t WHERE t.call_id = c.id AND t.customer_id IS NULL)"
             " OR EXISTS (SELECT 1 FROM quotes q WHERE q.call_id = c.id AND q.customer_id IS NULL)"
             " OR EXISTS (SELECT 1 FROM follow_ups f WHERE f.call_id = c.id"

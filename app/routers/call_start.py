@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, HTTPException, Request
 from sqlite_utils import Database
 
 from app.crm import calls, customers, writing
@@ -91,12 +91,18 @@ async def admit_call(
     request: Request, settings: Settings, body: CallCreate, server_key: str | None
 ):
     """What every call start checks before its row is written: a named customer needs the
-    trusted backend's key (whose requests skip the per-address limit: one backend speaks for
-    many customers), anyone else the rate limit; and a worker must be able to answer."""
+    trusted backend's key (a valid key skips the per-address limit: one backend speaks for
+    many customers; a wrong one counts against it), anyone else the rate limit; and a worker
+    must be able to answer."""
+    limiter = request.app.state.call_rate_limiter
     if body.customer_id is not None:
-        check_server_key(settings, server_key)
+        try:
+            check_server_key(settings, server_key)
+        except HTTPException:
+            limiter.check(client_address(request))
+            raise
     else:
-        request.app.state.call_rate_limiter.check(client_address(request))
+        limiter.check(client_address(request))
     await request.app.state.worker_gate.check()
 
 

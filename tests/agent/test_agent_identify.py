@@ -90,12 +90,37 @@ async def test_a_new_number_verified_by_caller_id_gets_its_record_then_a_quote(c
     )
 
 
-async def test_a_caller_id_caller_cannot_put_another_number_on_their_new_record(crm_path, db):
+async def test_a_caller_id_callers_record_gets_the_proven_number_and_notes_another(crm_path, db):
     metadata = api_call(db, language="en")
     async with call_session(
         crm_path, identifies, metadata=metadata, caller_id="+966559990000"
     ) as c:
         result = await c.say("I'm Ali Hassan, 0501234567, ali@example.com, I want a website")
-        output = result.expect.contains_function_call_output(is_error=True).event().item.output
-        assert "verified by caller ID" in output
-    assert crm_customers.list_customers(db) == []
+        output = result.expect.contains_function_call_output(is_error=False).event().item.output
+        assert "noted for our team to confirm" in output
+    [ali] = crm_customers.list_customers(db)
+    assert (ali["name"], ali["phone"]) == ("Ali Hassan", "+966559990000")
+    [noted] = [
+        e for e in crm_calls.list_events(db, call_id=1) if e["kind"] == "contact_change_requested"
+    ]
+    assert noted["data"] == {"phone": "+966501234567"}
+
+
+async def test_a_verified_caller_cannot_tell_a_customers_number_from_any_other(crm_path, db):
+    """Setting their phone to a number that is someone else's reads like any new number."""
+    add_customer(db, name="Someone Else", phone="+966501112222")
+    customer = add_customer(db, name="Ali Hassan", phone="+966501234567")
+    metadata = api_call(db, department="complaints", language="en", customer_id=customer["id"])
+    outputs = []
+
+    def sets_phone(request: Request) -> Reply | str | None:
+        if request.tool_output is not None:
+            outputs.append(request.tool_output.output)
+            return "OK."
+        return call("update_contact_details", {"phone": request.user_text})
+
+    async with call_session(crm_path, sets_phone, metadata=metadata) as c:
+        await c.say("0501112222")  # a customer's number
+        await c.say("0509990000")  # nobody's
+    assert outputs[0] == outputs[1]
+    assert crm_customers.get_customer(db, customer_id=customer["id"])["phone"] == "+966501234567"

@@ -178,7 +178,20 @@ def test_without_a_configured_backend_key_no_call_is_verified():
         response = anon.post(
             "/api/calls", json={"customer_id": 1}, headers={"X-Server-Key": "a" * 32}
         )
-        assert_error(response, 403, "forbidden")
+        # the same answer as a wrong key: an outsider learns nothing of the set-up
+        assert assert_error(response, 401, "unauthorized")["message"] == "wrong server key"
+        assert "TRUSTED_BACKEND_KEY is not set" in bare.log()
+
+
+def test_wrong_server_keys_count_against_the_rate_limit():
+    with running_api({"CALLS_RATE_LIMIT_PER_MINUTE": "3"}) as limited:
+        anon = limited.client(key=None)
+        wrong = {"X-Server-Key": "wrong-key-0123456789abcdef"}
+        statuses = [
+            anon.post("/api/calls", json={"customer_id": 1}, headers=wrong).status_code
+            for _ in range(5)
+        ]
+        assert statuses == [401, 401, 401, 429, 429]
 
 
 @pytest.mark.parametrize(
@@ -292,9 +305,8 @@ def test_an_operator_links_an_unverified_call(api, anon: httpx.Client, client: h
     events = client.get(f"/api/calls/{started['call_id']}").json()["events"]
     assert events[-1]["kind"] == "linked" and events[-1]["data"]["tickets"] == 1
     assert started["call_id"] not in [c["id"] for c in client.get("/api/calls/unlinked").json()]
-    again = client.post(
-        f"/api/calls/{started['call_id']}/link", json={"customer_id": customer["id"]}
-    )
+    other = new_customer(client)["id"]
+    again = client.post(f"/api/calls/{started['call_id']}/link", json={"customer_id": other})
     assert_error(again, 409, "conflict")
     assert_error(
         client.post(f"/api/calls/{started['call_id']}/link", json={}), 422, "validation_error"

@@ -188,9 +188,57 @@ def test_an_operator_links_an_unverified_call_with_its_items(db: Database, custo
         "quotes": 1,
         "follow_ups": 1,
     }
+    # the caller opens another ticket after the link (the agent still takes them as unverified)
+    later = open_ticket(db, customer_id=None, call_id=call["id"], subject="And the printer")
+    assert [c["id"] for c in identity.list_unlinked(db)] == [call["id"]]
+    identity.link_call(db, call_id=call["id"], customer_id=customer["id"])
+    assert later["id"] in [t["id"] for t in list_tickets(db, customer_id=customer["id"])]
+    other = create_customer(db, name="Other", phone="+966509990001")
+    with pytest.raises(Conflict):
+        identity.link_call(db, call_id=call["id"], customer_id=other["id"])
+    assert get_customer(db, customer_id=customer["id"]) == customer
+
+
+def test_a_call_verified_by_caller_id_links_only_to_the_proven_number(db: Database, customer):
+    call = a_call(db)
+    identity.mark_caller_id(db, call_id=call["id"], phone="+966509990002", region="SA")
     with pytest.raises(Conflict):
         identity.link_call(db, call_id=call["id"], customer_id=customer["id"])
-    assert get_customer(db, customer_id=customer["id"]) == customer
+    proven = create_customer(db, name="Proven", phone="+966509990002")
+    assert (
+        identity.link_call(db, call_id=call["id"], customer_id=proven["id"])["customer_id"]
+        == (proven["id"])
+    )
+
+
+def test_proof_wins_over_an_operators_link_and_says_so(db: Database, customer: dict):
+    other = create_customer(db, name="Guess", phone="+966509990003")
+    call = a_call(db, caller_phone=PHONE)
+    identity.link_call(db, call_id=call["id"], customer_id=other["id"])
+    code = identity.issue_code(db, customer_id=customer["id"])["code"]
+    assert verify(db, call, code).result == "verified"
+    assert get_call(db, call_id=call["id"])["customer_id"] == customer["id"]
+    conflict = list_events(db, call_id=call["id"])[-2]
+    assert conflict["kind"] == "identity_conflict"
+    assert conflict["data"] == {
+        "linked_customer_id": other["id"],
+        "verified_customer_id": customer["id"],
+    }
+
+
+def test_a_failed_call_spends_the_codes_it_tried(db: Database, customer: dict):
+    code = identity.issue_code(db, customer_id=customer["id"])["code"]
+    call = a_call(db, "a")
+    # the right code with a wrong number, then wrong codes: the call locks
+    verify(db, call, code, phone="+966509990004")
+    for _ in range(2):
+        verify(db, call, wrong_code(code))
+    assert verify(db, a_call(db, "b"), code).result == "wrong"  # said on call a: spent
+
+
+def test_a_malformed_number_is_an_attempt_like_any_other(db: Database, customer: dict):
+    call = a_call(db)
+    assert verify(db, call, "123456", phone="12") == identity.Verification("wrong", attempts_left=2)
 
 
 def test_caller_id_verifies_the_number_and_its_record(db: Database, customer: dict):
