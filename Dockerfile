@@ -7,8 +7,10 @@ RUN go install github.com/livekit/livekit-server/cmd/server@v1.13.5
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 API_HOST=0.0.0.0
+# Caddy serves HTTPS in public mode (PUBLIC_HOST); it may bind 80 and 443 as the non-root user.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends espeak-ng nodejs npm \
+    && apt-get install -y --no-install-recommends espeak-ng nodejs npm caddy libcap2-bin \
+    && setcap cap_net_bind_service=+ep /usr/bin/caddy \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 ornina \
     && mkdir -p /srv/ornina \
@@ -30,7 +32,9 @@ RUN .venv/bin/python -m agent download-files
 RUN mkdir -p logs data
 
 VOLUME ["/srv/ornina/data"]
-EXPOSE 8000 7880 7881 50000-50100/udp
+# local mode: 8000 (page and API) and 7880 (LiveKit); public mode: 80, 443, 7881, the UDP
+# media range and, with TURN on, 5349 (docker-compose.public.yml)
+EXPOSE 8000 7880 80 443 7881 5349 50000-50100/udp
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"
 CMD ["./start_all.sh"]

@@ -25,6 +25,7 @@ fi
 
 # An external LiveKit server when LIVEKIT_URL is set (environment or .env), else embedded.
 env_value() { grep -E "^$1=" .env | tail -n 1 | cut -d= -f2- | tr -d '"' || true; }
+put_env() { sed -i "/^$1=/d" .env; echo "$1=$2" >> .env; }
 : "${LIVEKIT_URL:=$(env_value LIVEKIT_URL)}"
 if [ -z "$LIVEKIT_URL" ]; then
   export LIVEKIT_EMBEDDED=true
@@ -34,8 +35,36 @@ else
   export LIVEKIT_EMBEDDED=false LIVEKIT_URL
 fi
 
+# Public mode (PUBLIC_HOST set): Caddy serves HTTPS on 443 for everything, LiveKit's media
+# ports are opened to callers, the API stays on loopback behind Caddy, and the embedded LiveKit
+# server gets a generated key pair (the dev pair would let anyone use it).
+: "${PUBLIC_HOST:=$(env_value PUBLIC_HOST)}"
+if [ -n "$PUBLIC_HOST" ]; then
+  export PUBLIC_MODE=true PUBLIC_HOST API_HOST=127.0.0.1
+  # what scripts/run_caddy.sh and scripts/run_livekit.sh read, from .env unless set already
+  for name in PUBLIC_IP PUBLIC_TLS PUBLIC_ACME_EMAIL PUBLIC_HTTP_PORT PUBLIC_HTTPS_PORT \
+      PUBLIC_TURN_TLS_PORT API_PORT LIVEKIT_RTC_TCP_PORT LIVEKIT_RTC_PORT_RANGE_START \
+      LIVEKIT_RTC_PORT_RANGE_END; do
+    value="${!name:-$(env_value "$name")}"
+    if [ -n "$value" ]; then export "$name=$value"; fi
+  done
+  if [ "$LIVEKIT_EMBEDDED" = true ]; then
+    secret="$(env_value LIVEKIT_API_SECRET)"
+    if [ "${#secret}" -lt 32 ]; then
+      secret="$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)"
+      put_env LIVEKIT_API_KEY "ornina-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+      put_env LIVEKIT_API_SECRET "$secret"
+      echo "==> public mode: generated a LiveKit key pair into .env"
+    fi
+    export LIVEKIT_API_KEY="$(env_value LIVEKIT_API_KEY)" LIVEKIT_API_SECRET=$secret
+  fi
+  echo "==> public mode: https://$PUBLIC_HOST/ (open TCP 80, 443, ${LIVEKIT_RTC_TCP_PORT:-7881} and UDP ${LIVEKIT_RTC_PORT_RANGE_START:-50000}-${LIVEKIT_RTC_PORT_RANGE_END:-50100}${PUBLIC_TURN_TLS_PORT:+, TCP $PUBLIC_TURN_TLS_PORT for TURN/TLS})"
+else
+  export PUBLIC_MODE=false
+fi
+
 LIVEKIT_URL="$([ "$LIVEKIT_EMBEDDED" = true ] && echo "" || echo "$LIVEKIT_URL")" \
-  scripts/bootstrap.sh
+  PUBLIC_MODE="$PUBLIC_MODE" scripts/bootstrap.sh
 
 .venv/bin/python -m app.preflight
 

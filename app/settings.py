@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     customer's number on one of them is verified as that customer."""
     token_endpoint_cors_origins: str = ""
     """Comma-separated web origins allowed to call POST /api/token from a browser."""
+    public_host: str = Field(
+        default="", pattern=r"^([A-Za-z0-9][A-Za-z0-9.-]{0,252}|[0-9.]{7,15})?$"
+    )
+    """Public mode: the host name or IP address callers use (Caddy serves HTTPS on it and
+    proxies LiveKit's signalling; start_all.sh opens LiveKit's media ports). Empty: local."""
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
@@ -132,6 +137,11 @@ class Settings(BaseSettings):
             )
         if re.fullmatch(r"(change-?me|x+|0+|your.*)", self.operator_api_key.get_secret_value()):
             raise ValueError("OPERATOR_API_KEY: a placeholder value; generate a real key")
+        if self.public_host and pair == DEV_KEY_PAIR:
+            raise ValueError(
+                "LIVEKIT_API_KEY/LIVEKIT_API_SECRET: the dev key pair would let anyone on the "
+                "internet use the LiveKit server in public mode; start_all.sh generates a pair"
+            )
         trusted = self.trusted_backend_key
         if trusted is not None:
             if re.fullmatch(r"(change-?me|x+|0+|your.*)", trusted.get_secret_value()):
@@ -156,6 +166,12 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.token_endpoint_cors_origins.split(",") if o.strip()]
+
+    @property
+    def browser_livekit_url(self) -> str:
+        """The LiveKit URL a caller's browser connects to: in public mode the public host's
+        wss:// origin (Caddy proxies it to the local server), else `livekit_url`."""
+        return f"wss://{self.public_host}" if self.public_host else self.livekit_url
 
     @property
     def livekit_http_url(self) -> str:

@@ -17,6 +17,9 @@ APT_PACKAGES=(espeak-ng)
 # font that has Arabic glyphs for the screenshots.
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
 [ "$DEV" = 1 ] && APT_PACKAGES+=(chromium fonts-noto-ui-core)
+# Public mode serves HTTPS through Caddy; the tests of public mode build network namespaces.
+{ [ "$DEV" = 1 ] || [ "${PUBLIC_MODE:-false}" = true ]; } && APT_PACKAGES+=(caddy)
+[ "$DEV" = 1 ] && APT_PACKAGES+=(iproute2)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

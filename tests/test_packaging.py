@@ -59,11 +59,14 @@ def test_supervisord_runs_api_agent_and_embedded_livekit_with_restarts_and_rotat
     programs = {
         s.split(":", 1)[1]: dict(parser[s]) for s in parser.sections() if s.startswith("program:")
     }
-    assert set(programs) == {"api", "agent", "livekit"}
+    assert set(programs) == {"api", "agent", "livekit", "caddy"}
     assert programs["api"]["command"].endswith("-m app")
     assert programs["agent"]["command"].endswith("-m agent start")
-    assert "livekit-server" in programs["livekit"]["command"]
+    assert programs["livekit"]["command"] == "%(here)s/scripts/run_livekit.sh"
+    assert "bin/livekit-server" in (PROJECT_ROOT / "scripts" / "run_livekit.sh").read_text()
     assert programs["livekit"]["autostart"] == "%(ENV_LIVEKIT_EMBEDDED)s"
+    assert programs["caddy"]["command"] == "%(here)s/scripts/run_caddy.sh"
+    assert programs["caddy"]["autostart"] == "%(ENV_PUBLIC_MODE)s"
     for name, program in programs.items():
         assert program["autorestart"] == "true", name
         assert program["stdout_logfile"].startswith("%(here)s/logs/"), name
@@ -72,7 +75,8 @@ def test_supervisord_runs_api_agent_and_embedded_livekit_with_restarts_and_rotat
     assert programs["agent"]["stopsignal"] == "TERM"
     assert int(programs["agent"]["stopwaitsecs"]) >= 60
     priorities = {name: int(p["priority"]) for name, p in programs.items()}
-    assert priorities["livekit"] < priorities["agent"] < priorities["api"]
+    # in public mode Caddy, in front, stops taking callers first
+    assert priorities["livekit"] < priorities["agent"] < priorities["api"] < priorities["caddy"]
     assert (PROJECT_ROOT / "app" / "__main__.py").exists()
     assert (PROJECT_ROOT / "agent" / "__main__.py").exists()
     assert (PROJECT_ROOT / "logs").is_dir()

@@ -192,3 +192,30 @@ def test_python_m_app_stops_with_one_line(tmp_path, env: dict, name: str):
     for secret in (SECRET, OPERATOR_KEY, OPERATOR_KEY[:10]):
         assert secret not in output
     assert not (tmp_path / "crm.sqlite3").exists()
+
+
+def test_public_mode_gives_browsers_the_public_wss_origin(monkeypatch: pytest.MonkeyPatch):
+    assert load(monkeypatch).browser_livekit_url == "ws://127.0.0.1:7880"
+    public = load(monkeypatch, PUBLIC_HOST="call.example.com")
+    assert public.browser_livekit_url == "wss://call.example.com"
+    assert public.livekit_url == "ws://127.0.0.1:7880"  # the API and worker stay on loopback
+
+
+@pytest.mark.parametrize("host", ["https://call.example.com", "call.example.com/x", "a b", "h:443"])
+def test_public_host_is_a_bare_name_or_address(monkeypatch: pytest.MonkeyPatch, host: str):
+    assert "PUBLIC_HOST" in refusal(monkeypatch, PUBLIC_HOST=host)
+
+
+def test_public_mode_refuses_the_dev_key_pair(monkeypatch: pytest.MonkeyPatch):
+    message = refusal(
+        monkeypatch,
+        PUBLIC_HOST="203.0.113.7",
+        LIVEKIT_API_KEY="devkey",
+        LIVEKIT_API_SECRET="secret",
+    )
+    assert "dev key pair" in message and "public mode" in message
+
+
+def test_trusted_backend_key_is_not_the_operator_key(monkeypatch: pytest.MonkeyPatch):
+    assert "TRUSTED_BACKEND_KEY" in refusal(monkeypatch, TRUSTED_BACKEND_KEY=OPERATOR_KEY)
+    assert "TRUSTED_BACKEND_KEY" in refusal(monkeypatch, TRUSTED_BACKEND_KEY="short")

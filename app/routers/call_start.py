@@ -79,7 +79,7 @@ def start_call(
     return CallStarted(
         call_id=call["id"],
         room=room,
-        livekit_url=settings.livekit_url,
+        livekit_url=settings.browser_livekit_url,
         token=token,
         language=language,
         department=body.department,

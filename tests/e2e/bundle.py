@@ -23,7 +23,7 @@ import httpx
 
 from tests.support import PROJECT_ROOT, free_port, stop_process, wait_until
 
-LINKED = (".venv", "bin", "config", "app", "agent", "personas.py")
+LINKED = (".venv", "bin", "config", "scripts", "app", "agent", "personas.py")
 
 
 @dataclass
@@ -90,9 +90,13 @@ class Bundle:
 
 
 def start_bundle(
-    provider_base_url: str | None, *, extra_env: dict[str, str] | None = None
+    provider_base_url: str | None,
+    *,
+    extra_env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (),
 ) -> Bundle:
-    """The bundle on free ports; `provider_base_url=None` runs it with no provider configured."""
+    """The bundle on free ports; `provider_base_url=None` runs it with no provider configured.
+    `prefix` runs supervisord through another command (`ip netns exec NAME`)."""
     root = Path(tempfile.mkdtemp(prefix="ornina-bundle-"))
     for name in LINKED:
         (root / name).symlink_to(PROJECT_ROOT / name)
@@ -114,6 +118,7 @@ def start_bundle(
         {
             "ORNINA_ENV_FILE": os.devnull,
             "LIVEKIT_EMBEDDED": "true",
+            "PUBLIC_MODE": "false",
             "LIVEKIT_PORT": str(livekit_port),
             "LIVEKIT_RTC_TCP_PORT": str(rtc_tcp_port),
             "LIVEKIT_RTC_PORT_RANGE_START": str(udp_start),
@@ -149,7 +154,7 @@ def start_bundle(
         agent_name=agent_name,
     )
     bundle.process = subprocess.Popen(
-        [str(root / ".venv/bin/supervisord"), "-c", str(root / "supervisord.conf")],
+        [*prefix, str(root / ".venv/bin/supervisord"), "-c", str(root / "supervisord.conf")],
         cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -1,0 +1,217 @@
+"""Public mode, as a caller on the internet meets it.
+
+The test builds two network namespaces joined by a veth pair: a "server" host with a
+non-loopback address runs the whole bundle under supervisord in public mode (PUBLIC_HOST set to
+that address: Caddy with its internal CA, LiveKit's media ports open, TURN over TLS on) with the
+provider double beside it; a "client" host runs Chromium, which opens https://<server>/, starts
+a call with a fake microphone and hears the greeting. From the client only Caddy's ports, the
+LiveKit RTC port and TURN answer; the API, the worker's health port and LiveKit's own
+signalling port (proxied by Caddy) do not.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Playwright, expect
+from sqlite_utils import Database
+
+from tests.browser.conftest import CHROMIUM, DESKTOP, chromium_args, screenshot, silent_wav
+from tests.e2e.bundle import ARTIFACTS, Bundle, start_bundle
+from tests.provider_double.client import ProviderDouble
+from tests.support import PYTHON, wait_until
+
+GREETING = "Welcome to Ornina, this is Ahmed at Reception."
+TURN_TLS_PORT = 5349
+CALL_TIMEOUT_MS = 60_000
+
+
+@dataclass
+class Network:
+    server: str
+    client: str
+    server_ip: str
+    client_ip: str
+
+    def run(self, namespace: str, *command: str, timeout: float = 60) -> str:
+        result = subprocess.run(
+            ["ip", "netns", "exec", namespace, *command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
+        return result.stdout
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def network() -> Iterator[Network]:
+    """Two hosts of our own on one link: 10.213.N.1 (server) and 10.213.N.2 (client)."""
+    tag = secrets.token_hex(3)
+    subnet = int(tag, 16) % 250
+    net = Network(f"orn-srv-{tag}", f"orn-cli-{tag}", f"10.213.{subnet}.1", f"10.213.{subnet}.2")
+    veth_server, veth_client = f"ors{tag}", f"orc{tag}"
+    ip("netns", "add", net.server)
+    try:
+        ip("netns", "add", net.client)
+        ip("link", "add", veth_server, "type", "veth", "peer", "name", veth_client)
+        ip("link", "set", veth_server, "netns", net.server)
+        ip("link", "set", veth_client, "netns", net.client)
+        for namespace, device, address in (
+            (net.server, veth_server, net.server_ip),
+            (net.client, veth_client, net.client_ip),
+        ):
+            ip("-n", namespace, "addr", "add", f"{address}/24", "dev", device)
+            ip("-n", namespace, "link", "set", device, "up")
+            ip("-n", namespace, "link", "set", "lo", "up")
+        yield net
+    finally:
+        for namespace in (net.client, net.server):
+            subprocess.run(["ip", "netns", "delete", namespace], capture_output=True)
+
+
+def wrapper(directory: Path, name: str, namespace: str, program: str) -> Path:
+    """An executable that runs `program` inside `namespace` (for Playwright and the double)."""
+    path = directory / name
+    path.write_text(f'#!/bin/sh\nexec ip netns exec {namespace} {program} "$@"\n')
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tools() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="ornina-public-") as tmp:
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="module")
+def public_bundle(network: Network, tools: Path) -> Iterator[Bundle]:
+    server_python = wrapper(tools, "python-on-server", network.server, PYTHON)
+    with ProviderDouble(python=str(server_python)) as double:
+        env = {
+            "PUBLIC_MODE": "true",
+            "PUBLIC_HOST": network.server_ip,
+            "PUBLIC_TURN_TLS_PORT": str(TURN_TLS_PORT),
+            "LIVEKIT_API_KEY": "ornina-public-test",
+            "LIVEKIT_API_SECRET": secrets.token_urlsafe(32),
+        }
+        bundle = start_bundle(
+            double.base_url, extra_env=env, prefix=("ip", "netns", "exec", network.server)
+        )
+        try:
+            ready_url = f"{bundle.api_url}/readyz"
+            probe = (
+                "import httpx, sys; sys.exit(httpx.get(sys.argv[1], timeout=2).status_code != 200)"
+            )
+
+            def ready() -> bool:
+                if bundle.process is not None and bundle.process.poll() is not None:
+                    raise RuntimeError("supervisord exited")
+                done = subprocess.run(
+                    ["ip", "netns", "exec", network.server, PYTHON, "-c", probe, ready_url],
+                    capture_output=True,
+                )
+                return done.returncode == 0
+
+            wait_until(ready, timeout=180, interval=0.5, what="the public bundle to be ready")
+            wait_until(
+                lambda: any((bundle.root / "data" / "caddy" / "certificates").rglob("*.crt")),
+                timeout=60,
+                what="Caddy's certificate",
+            )
+            yield bundle
+        finally:
+            bundle.stop()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            for log in (bundle.root / "logs").glob("*.log"):
+                shutil.copy(log, ARTIFACTS / f"public-{log.name}")
+            shutil.rmtree(bundle.root, ignore_errors=True)
+
+
+def test_a_caller_on_another_host_calls_over_https_and_hears_the_greeting(
+    public_bundle: Bundle, network: Network, tools: Path, playwright: Playwright
+):
+    chromium = wrapper(tools, "chromium-on-client", network.client, CHROMIUM)
+    fake_microphone = silent_wav(tools / "silence.wav")
+    browser = playwright.chromium.launch(
+        executable_path=str(chromium), headless=True, args=chromium_args(fake_microphone)
+    )
+    try:
+        # Caddy's internal CA is not one the browser knows: its errors are ignored here
+        context = browser.new_context(
+            ignore_https_errors=True, permissions=["microphone"], viewport=DESKTOP
+        )
+        page = context.new_page()
+        page.set_default_timeout(CALL_TIMEOUT_MS)
+        origin = f"https://{network.server_ip}"
+        page.goto(f"{origin}/?lang=en")
+        with page.expect_response("**/api/calls") as response:
+            page.locator("#start").click()
+        started = response.value.json()
+        assert started["livekit_url"] == f"wss://{network.server_ip}"
+        call = page.locator("#call")
+        expect(call).to_have_attribute("data-state", "in-call")
+        greeting = page.locator('#captions li[data-role="agent"]').first
+        expect(greeting).to_contain_text(GREETING)
+        expect(call).to_have_attribute("data-heard-agent", "true")  # audio, not only captions
+        screenshot(page, "public-mode-call.png")
+        page.locator("#hangup").click()
+    finally:
+        browser.close()
+
+    db = Database(public_bundle.root / "data" / "crm.sqlite3")
+    try:
+        row = db.execute(
+            "SELECT status, agent_joined_at FROM calls WHERE id = ?", [started["call_id"]]
+        ).fetchone()
+        turns = [
+            r[0]
+            for r in db.execute(
+                "SELECT text FROM transcript_turns WHERE call_id = ? AND role = 'agent'",
+                [started["call_id"]],
+            ).fetchall()
+        ]
+    finally:
+        db.close()
+    assert row is not None and row[1] is not None
+    assert turns and turns[0].startswith(GREETING)
+
+
+def test_from_outside_only_https_media_and_turn_answer(public_bundle: Bundle, network: Network):
+    env = public_bundle.env
+    open_ports = {"443", "80", env["LIVEKIT_RTC_TCP_PORT"]}
+    closed_ports = {
+        env["API_PORT"],  # behind Caddy, on loopback
+        env["AGENT_HEALTH_URL"].rsplit(":", 1)[1],  # the worker's health port
+        env["LIVEKIT_PORT"],  # LiveKit's signalling, reached only through Caddy
+        "2019",  # Caddy's admin API (off)
+    }
+    out = network.run(
+        network.client,
+        PYTHON,
+        "-m",
+        "tests.public.probe",
+        network.server_ip,
+        *sorted(open_ports | closed_ports),
+        f"tls:{TURN_TLS_PORT}",
+    )
+    seen = json.loads(out)
+    assert {port for port, ok in seen["tcp"].items() if ok} == open_ports, seen["tcp"]
+    assert seen["tls"] == {str(TURN_TLS_PORT): True}
+    # plain HTTP sends the browser to HTTPS; the call start names LiveKit on the public origin
+    assert seen["http"]["status"] in (301, 308)
+    assert seen["http"]["location"] == f"https://{network.server_ip}/"
+    assert seen["call"]["status"] == 201
+    assert seen["call"]["body"]["livekit_url"] == f"wss://{network.server_ip}"
