@@ -26,7 +26,11 @@ def main() -> int:
             f"==> provider keys not set: {', '.join(missing)}. The call center runs; callers "
             "hear a short notice until OPENAI_API_KEY (or OPENAI_BASE_URL) is set in .env."
         )
-    base = f"http://{settings.api_host}:{settings.api_port}"
+    base = (
+        f"https://{settings.public_host}"
+        if settings.public_host
+        else f"http://{settings.api_host}:{settings.api_port}"
+    )
     print(f"==> call page:  {base}/")
     print(f"==> dashboard:  {base}/dashboard (sign in with OPERATOR_API_KEY from .env)")
     return 0

@@ -1,10 +1,11 @@
 """What a host on the internet sees of the public bundle, run inside the client namespace:
-`python -m tests.public.probe HOST PORT...` prints JSON with, per TCP port, whether it accepts
-a connection; the answer to `http://HOST/`; `POST https://HOST/api/calls`; and, for ports given
-as `tls:PORT`, whether a TLS handshake completes (TURN over TLS)."""
+`python -m tests.public.probe HOST [tls:PORT...]` prints JSON with every TCP port of HOST that
+accepts a connection (all 65,535 tried); the answer to `http://HOST/`; `POST
+https://HOST/api/calls`; and, for each `tls:PORT`, whether a TLS handshake completes (TURN)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import ssl
@@ -13,12 +14,22 @@ import sys
 import httpx
 
 
-def accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=3):
-            return True
-    except OSError:
-        return False
+async def listening(host: str, concurrency: int = 400) -> list[int]:
+    """Every TCP port of `host` that accepts a connection (a closed one answers with a reset
+    at once on this link)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def accepts(port: int) -> int | None:
+        async with gate:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 3)
+            except (OSError, TimeoutError):
+                return None
+            writer.close()
+            return port
+
+    found = await asyncio.gather(*(accepts(port) for port in range(1, 65536)))
+    return [port for port in found if port is not None]
 
 
 def tls_handshake(host: str, port: int) -> bool:
@@ -34,12 +45,9 @@ def tls_handshake(host: str, port: int) -> bool:
 
 
 def main(host: str, ports: list[str]) -> dict:
-    result: dict = {"tcp": {}, "tls": {}}
+    result: dict = {"listening": asyncio.run(listening(host)), "tls": {}}
     for port in ports:
-        if port.startswith("tls:"):
-            result["tls"][port[4:]] = tls_handshake(host, int(port[4:]))
-        else:
-            result["tcp"][port] = accepts(host, int(port))
+        result["tls"][port.removeprefix("tls:")] = tls_handshake(host, int(port[4:]))
     plain = httpx.get(f"http://{host}/", timeout=10)
     result["http"] = {"status": plain.status_code, "location": plain.headers.get("location")}
     started = httpx.post(f"https://{host}/api/calls", json={}, verify=False, timeout=10)
