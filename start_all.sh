@@ -10,9 +10,9 @@ mkdir -p logs data
 # .env: created from the example on first run, with a generated operator key.
 if [ ! -f .env ]; then
   cp .env.example .env
-  chmod 600 .env
   echo "==> created .env from .env.example"
 fi
+chmod 600 .env  # it holds the keys
 if ! grep -qE '^OPERATOR_API_KEY=.{16,}' .env && [ -z "${OPERATOR_API_KEY:-}" ]; then
   key="$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
   if grep -q '^OPERATOR_API_KEY=' .env; then
@@ -42,8 +42,7 @@ fi
 if [ -n "$PUBLIC_HOST" ]; then
   export PUBLIC_MODE=true PUBLIC_HOST API_HOST=127.0.0.1
   # what scripts/run_caddy.sh and scripts/run_livekit.sh read, from .env unless set already
-  for name in PUBLIC_IP PUBLIC_TLS PUBLIC_ACME_EMAIL PUBLIC_HTTP_PORT PUBLIC_HTTPS_PORT \
-      PUBLIC_TURN_TLS_PORT API_PORT LIVEKIT_RTC_TCP_PORT LIVEKIT_RTC_PORT_RANGE_START \
+  for name in PUBLIC_IP PUBLIC_TLS PUBLIC_ACME_EMAIL PUBLIC_TURN_TLS_PORT API_PORT LIVEKIT_RTC_TCP_PORT LIVEKIT_RTC_PORT_RANGE_START \
       LIVEKIT_RTC_PORT_RANGE_END; do
     value="${!name:-$(env_value "$name")}"
     if [ -n "$value" ]; then export "$name=$value"; fi

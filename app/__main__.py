@@ -15,7 +15,10 @@ def main() -> None:
         host=settings.api_host,
         port=settings.api_port,
         access_log=False,
-        proxy_headers=False,
+        # in public mode Caddy, on loopback, passes the caller's address on (X-Forwarded-For):
+        # the per-address call limit then counts callers, not the proxy
+        proxy_headers=bool(settings.public_host),
+        forwarded_allow_ips="127.0.0.1",
         timeout_graceful_shutdown=10,
     )
 

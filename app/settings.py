@@ -169,9 +169,12 @@ class Settings(BaseSettings):
 
     @property
     def browser_livekit_url(self) -> str:
-        """The LiveKit URL a caller's browser connects to: in public mode the public host's
-        wss:// origin (Caddy proxies it to the local server), else `livekit_url`."""
-        return f"wss://{self.public_host}" if self.public_host else self.livekit_url
+        """The LiveKit URL a caller's browser connects to: in public mode with the embedded
+        server, the public host's wss:// origin (Caddy proxies it to the local server); else
+        `livekit_url` (an external server is reached where it is)."""
+        if self.public_host and _is_loopback(self.livekit_url):
+            return f"wss://{self.public_host}"
+        return self.livekit_url
 
     @property
     def livekit_http_url(self) -> str:

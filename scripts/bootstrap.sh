@@ -20,6 +20,8 @@ command -v npm >/dev/null || APT_PACKAGES+=(npm)
 # Public mode serves HTTPS through Caddy; the tests of public mode build network namespaces.
 { [ "$DEV" = 1 ] || [ "${PUBLIC_MODE:-false}" = true ]; } && APT_PACKAGES+=(caddy)
 [ "$DEV" = 1 ] && APT_PACKAGES+=(iproute2)
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -29,11 +31,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "please install these packages with your package manager: ${missing[*]}" >&2
     exit 1
   fi
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   step "installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's caddy package enables its own service, on port 80; the bundle runs Caddy itself.
+if [ -d /run/systemd/system ] && systemctl is-enabled caddy >/dev/null 2>&1; then
+  step "disabling Debian's caddy service (the call center runs its own Caddy under supervisord)"
+  $SUDO systemctl disable --now caddy
 fi
 
 # Python venv with the pinned requirements; reinstalled only when a requirements file changes.

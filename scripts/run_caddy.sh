@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Caddy, as supervisord's `caddy` program runs it in public mode (PUBLIC_HOST set): HTTPS on
-# PUBLIC_HTTPS_PORT (443) for the page, the dashboard, the API and LiveKit's signalling (wss://
-# .../rtc), all on one origin; HTTP on PUBLIC_HTTP_PORT (80) redirects to it.
+# Caddy, as supervisord's `caddy` program runs it in public mode (PUBLIC_HOST set): HTTPS on 443
+# for the page, the dashboard, the API and the embedded LiveKit server's signalling (wss://
+# .../rtc), all on one origin; HTTP on 80 redirects to it.
 # Certificates: automatic (ACME) for a public name; Caddy's internal CA for an IP address, a
 # name that is not public (.local, .internal, .test, .localhost, no dot) or PUBLIC_TLS=internal.
 # Caddy keeps its certificates and CA under data/caddy.
@@ -20,6 +20,12 @@ case "${PUBLIC_TLS:-auto}" in
   *) echo "PUBLIC_TLS must be auto or internal" >&2; exit 1 ;;
 esac
 
+livekit=""
+if [ "${LIVEKIT_EMBEDDED:-true}" = true ]; then
+  livekit="@livekit path /rtc /rtc/*
+	reverse_proxy @livekit 127.0.0.1:${LIVEKIT_PORT:-7880}"
+fi
+
 mkdir -p "$ROOT/data/public" "$ROOT/data/caddy"
 caddyfile="$ROOT/data/public/Caddyfile"
 cat > "$caddyfile" <<CADDY
@@ -28,16 +34,13 @@ cat > "$caddyfile" <<CADDY
 	admin off
 	skip_install_trust
 	storage file_system $ROOT/data/caddy
-	http_port ${PUBLIC_HTTP_PORT:-80}
-	https_port ${PUBLIC_HTTPS_PORT:-443}
 	${PUBLIC_ACME_EMAIL:+email $PUBLIC_ACME_EMAIL}
 }
 
 $PUBLIC_HOST {
 	$tls
 	encode gzip
-	@livekit path /rtc /rtc/*
-	reverse_proxy @livekit 127.0.0.1:${LIVEKIT_PORT:-7880}
+	$livekit
 	reverse_proxy 127.0.0.1:${API_PORT:-8000}
 }
 CADDY

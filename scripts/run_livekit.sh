@@ -26,23 +26,25 @@ fi
 turn="turn:
   enabled: false"
 if [ -n "${PUBLIC_TURN_TLS_PORT:-}" ]; then
-  # Caddy's certificate for the host (its internal CA or ACME), once Caddy has it
+  # Caddy's newest certificate for the host (its internal CA or ACME), once Caddy has one
   cert=""
   for _ in $(seq 1 120); do
-    cert="$(find "$ROOT/data/caddy/certificates" -path "*/$PUBLIC_HOST/$PUBLIC_HOST.crt" 2>/dev/null | head -n 1 || true)"
+    cert="$(find "$ROOT/data/caddy/certificates" -path "*/$PUBLIC_HOST/$PUBLIC_HOST.crt" \
+      -printf '%T@ %p\n' 2>/dev/null | sort -nr | head -n 1 | cut -d' ' -f2- || true)"
     [ -n "$cert" ] && break
     sleep 0.5
   done
-  if [ -z "$cert" ]; then
-    echo "no certificate from Caddy for $PUBLIC_HOST yet: TURN/TLS needs it (retrying)" >&2
-    exit 1
-  fi
-  turn="turn:
+  if [ -n "$cert" ]; then
+    turn="turn:
   enabled: true
   domain: $PUBLIC_HOST
   tls_port: $PUBLIC_TURN_TLS_PORT
   cert_file: $cert
   key_file: ${cert%.crt}.key"
+  else
+    # calls work without TURN; a caller behind strict NAT may not (Caddy's log says why)
+    echo "no certificate from Caddy for $PUBLIC_HOST after 60 s: starting without TURN" >&2
+  fi
 fi
 
 mkdir -p "$ROOT/data/public"
@@ -61,7 +63,7 @@ $address
   # the agent worker on this host connects over loopback
   enable_loopback_candidate: true
 keys:
-  "${LIVEKIT_API_KEY:?}": "${LIVEKIT_API_SECRET:?}"
+  '${LIVEKIT_API_KEY:?}': '${LIVEKIT_API_SECRET:?}'
 $turn
 logging:
   level: info

@@ -75,8 +75,8 @@ def test_supervisord_runs_api_agent_and_embedded_livekit_with_restarts_and_rotat
     assert programs["agent"]["stopsignal"] == "TERM"
     assert int(programs["agent"]["stopwaitsecs"]) >= 60
     priorities = {name: int(p["priority"]) for name, p in programs.items()}
-    # in public mode Caddy, in front, stops taking callers first
-    assert priorities["livekit"] < priorities["agent"] < priorities["api"] < priorities["caddy"]
+    # in public mode Caddy carries every caller's connection: it stops last
+    assert priorities["caddy"] < priorities["livekit"] < priorities["agent"] < priorities["api"]
     assert (PROJECT_ROOT / "app" / "__main__.py").exists()
     assert (PROJECT_ROOT / "agent" / "__main__.py").exists()
     assert (PROJECT_ROOT / "logs").is_dir()

@@ -112,7 +112,7 @@ def start_bundle(
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("OPENAI_", "ELEVEN_", "LIVEKIT_"))
+        if not key.startswith(("OPENAI_", "ELEVEN_", "LIVEKIT_", "PUBLIC_"))
     }
     env.update(
         {

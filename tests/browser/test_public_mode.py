@@ -31,6 +31,7 @@ from tests.support import PYTHON, wait_until
 
 GREETING = "Welcome to Ornina, this is Ahmed at Reception."
 TURN_TLS_PORT = 5349
+RATE_LIMIT = 4
 CALL_TIMEOUT_MS = 60_000
 
 
@@ -106,6 +107,7 @@ def public_bundle(network: Network, tools: Path) -> Iterator[Bundle]:
             "PUBLIC_TURN_TLS_PORT": str(TURN_TLS_PORT),
             "LIVEKIT_API_KEY": "ornina-public-test",
             "LIVEKIT_API_SECRET": secrets.token_urlsafe(32),
+            "CALLS_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
         }
         bundle = start_bundle(
             double.base_url, extra_env=env, prefix=("ip", "netns", "exec", network.server)
@@ -198,7 +200,7 @@ def test_from_outside_only_https_media_and_turn_answer(public_bundle: Bundle, ne
         network.client,
         PYTHON,
         "-m",
-        "tests.public.probe",
+        "tests.browser.public_probe",
         network.server_ip,
         f"tls:{TURN_TLS_PORT}",
         timeout=180,
@@ -216,3 +218,23 @@ def test_from_outside_only_https_media_and_turn_answer(public_bundle: Bundle, ne
     body = json.dumps(seen["call"]["body"])
     assert seen["call"]["body"]["livekit_url"] == f"wss://{network.server_ip}"
     assert env["LIVEKIT_API_SECRET"] not in body and env["OPERATOR_API_KEY"] not in body
+
+
+def test_the_call_limit_counts_each_caller_not_the_proxy(public_bundle: Bundle, network: Network):
+    """Every request reaches the API from Caddy on loopback; the limit must still see callers."""
+
+    def burst(namespace: str, count: int) -> list[int]:
+        out = network.run(
+            namespace,
+            PYTHON,
+            "-m",
+            "tests.browser.public_probe",
+            network.server_ip,
+            "--calls",
+            str(count),
+        )
+        return json.loads(out)
+
+    from_client = burst(network.client, RATE_LIMIT + 1)
+    assert 429 in from_client, from_client
+    assert burst(network.server, 1) == [201]  # another address: its own limit

@@ -1,7 +1,10 @@
-"""What a host on the internet sees of the public bundle, run inside the client namespace:
-`python -m tests.public.probe HOST [tls:PORT...]` prints JSON with every TCP port of HOST that
-accepts a connection (all 65,535 tried); the answer to `http://HOST/`; `POST
-https://HOST/api/calls`; and, for each `tls:PORT`, whether a TLS handshake completes (TURN)."""
+"""What a host on the internet sees of the public bundle, run inside the client namespace.
+
+`python -m tests.browser.public_probe HOST [tls:PORT...]` prints JSON with every TCP port of
+HOST that accepts a connection (all 65,535 tried); the answer to `http://HOST/`; `POST
+https://HOST/api/calls`; and, for each `tls:PORT`, whether a TLS handshake completes (TURN).
+`python -m tests.browser.public_probe HOST --calls N` only starts N calls and prints their
+statuses."""
 
 from __future__ import annotations
 
@@ -55,5 +58,15 @@ def main(host: str, ports: list[str]) -> dict:
     return result
 
 
+def start_calls(host: str, count: int) -> list[int]:
+    return [
+        httpx.post(f"https://{host}/api/calls", json={}, verify=False, timeout=10).status_code
+        for _ in range(count)
+    ]
+
+
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], sys.argv[2:])))
+    if sys.argv[2:3] == ["--calls"]:
+        print(json.dumps(start_calls(sys.argv[1], int(sys.argv[3]))))
+    else:
+        print(json.dumps(main(sys.argv[1], sys.argv[2:])))
