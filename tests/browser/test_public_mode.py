@@ -11,9 +11,12 @@ signalling port (proxied by Caddy) do not.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -24,6 +27,7 @@ import pytest
 from playwright.sync_api import Playwright, expect
 from sqlite_utils import Database
 
+from bench.cold_start import scratch_project
 from tests.browser.conftest import CHROMIUM, DESKTOP, chromium_args, screenshot, silent_wav
 from tests.e2e.bundle import ARTIFACTS, Bundle, start_bundle
 from tests.provider_double.client import ProviderDouble
@@ -57,12 +61,15 @@ def ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
 
 
-@pytest.fixture(scope="module")
-def network() -> Iterator[Network]:
-    """Two hosts of our own on one link: 10.213.N.1 (server) and 10.213.N.2 (client)."""
+@contextlib.contextmanager
+def two_hosts(third_octet_base: int = 0) -> Iterator[Network]:
+    """Two hosts of our own on one link: 10.N.M.1 (server) and 10.N.M.2 (client)."""
     tag = secrets.token_hex(3)
     subnet = int(tag, 16) % 250
-    net = Network(f"orn-srv-{tag}", f"orn-cli-{tag}", f"10.213.{subnet}.1", f"10.213.{subnet}.2")
+    second = 213 + third_octet_base
+    net = Network(
+        f"orn-srv-{tag}", f"orn-cli-{tag}", f"10.{second}.{subnet}.1", f"10.{second}.{subnet}.2"
+    )
     veth_server, veth_client = f"ors{tag}", f"orc{tag}"
     ip("netns", "add", net.server)
     try:
@@ -81,6 +88,12 @@ def network() -> Iterator[Network]:
     finally:
         for namespace in (net.client, net.server):
             subprocess.run(["ip", "netns", "delete", namespace], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def network() -> Iterator[Network]:
+    with two_hosts() as net:
+        yield net
 
 
 def wrapper(directory: Path, name: str, namespace: str, program: str) -> Path:
@@ -238,3 +251,95 @@ def test_the_call_limit_counts_each_caller_not_the_proxy(public_bundle: Bundle, 
     from_client = burst(network.client, RATE_LIMIT + 1)
     assert 429 in from_client, from_client
     assert burst(network.server, 1) == [201]  # another address: its own limit
+
+
+def test_start_all_in_public_mode_makes_its_keys_and_serves_only_https_and_media():
+    """The command a person runs on a VPS, `PUBLIC_HOST=... ./start_all.sh`, on a fresh copy of
+    the project (the installed venv and LiveKit build reused): it writes a LiveKit key pair and
+    an operator key into a private .env, runs Caddy beside the other programs and keeps the API
+    on loopback."""
+    with two_hosts(third_octet_base=1) as net:
+        root = scratch_project()
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("OPENAI_", "ELEVEN_", "LIVEKIT_", "PUBLIC_", "VIRTUAL_ENV"))
+        }
+        env.update(
+            ORNINA_ENV_FILE=str(root / ".env"),
+            CRM_DB_PATH=str(root / "data" / "crm.sqlite3"),
+            PUBLIC_HOST=net.server_ip,
+        )
+        log = root / "start_all.out"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                ["ip", "netns", "exec", net.server, "bash", str(root / "start_all.sh")],
+                cwd=root,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+
+            def ready() -> bool:
+                if process.poll() is not None:
+                    raise RuntimeError(f"start_all.sh exited: {log.read_text()}")
+                status = (
+                    net.run(
+                        net.server,
+                        str(root / ".venv/bin/supervisorctl"),
+                        "-c",
+                        str(root / "supervisord.conf"),
+                        "status",
+                        timeout=30,
+                    )
+                    if (root / "logs" / "supervisor.sock").exists()
+                    else ""
+                )
+                running = {line.split()[0] for line in status.splitlines() if "RUNNING" in line}
+                return running == {"api", "agent", "livekit", "caddy"}
+
+            wait_until(ready, timeout=120, interval=0.5, what="start_all.sh's four programs")
+            dotenv = (root / ".env").read_text()
+            assert (root / ".env").stat().st_mode & 0o777 == 0o600
+            values = dict(
+                line.split("=", 1) for line in dotenv.splitlines() if "=" in line and line[0] != "#"
+            )
+            assert values["LIVEKIT_API_KEY"].startswith("ornina-")
+            assert len(values["LIVEKIT_API_SECRET"]) >= 32
+            assert len(values["OPERATOR_API_KEY"]) >= 16
+            assert f"https://{net.server_ip}/" in log.read_text()
+            for secret in (values["LIVEKIT_API_SECRET"], values["OPERATOR_API_KEY"]):
+                assert secret not in log.read_text()
+
+            def served() -> dict | None:
+                try:
+                    out = net.run(
+                        net.client,
+                        PYTHON,
+                        "-m",
+                        "tests.browser.public_probe",
+                        net.server_ip,
+                        timeout=180,
+                    )
+                except subprocess.CalledProcessError:
+                    return None  # Caddy still getting its certificate
+                return json.loads(out)
+
+            seen = wait_until(served, timeout=60, interval=1, what="https on the public host")
+            assert seen["listening"] == [80, 443, 7881]
+            assert seen["call"]["status"] == 201
+            assert seen["call"]["body"]["livekit_url"] == f"wss://{net.server_ip}"
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            for name in ("start_all.out", *(f"logs/{p}.log" for p in ("caddy", "api", "livekit"))):
+                if (root / name).exists():
+                    shutil.copy(root / name, ARTIFACTS / f"start-all-public-{Path(name).name}")
+            shutil.rmtree(root, ignore_errors=True)

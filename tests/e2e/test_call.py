@@ -19,7 +19,12 @@ def test_bundle_is_ready_with_the_worker_registered_under_the_agent_name(bundle:
     ready = bundle.readyz().json()
     assert ready["status"] == "ready"
     assert ready["checks"] == {"crm": "ok", "agent_worker": "ok", "livekit": "ok"}
-    assert bundle.status() == {"livekit": "RUNNING", "agent": "RUNNING", "api": "RUNNING"}
+    assert bundle.status() == {
+        "livekit": "RUNNING",
+        "agent": "RUNNING",
+        "api": "RUNNING",
+        "caddy": "STOPPED",  # public mode only
+    }
     assert f'"agent_name": "{bundle.agent_name}"' in bundle.log("agent") or (
         bundle.agent_name in bundle.log("agent")
     )
