@@ -107,11 +107,15 @@ def call_load(server: CallServer) -> float:
 class CallServer(AgentServer):
     """The AgentServer with an exact load estimate for calls accepted but not yet started.
 
-    livekit-agents 1.8.9 counts each such call as `load_threshold / num_idle_processes` while
-    no call is active yet (0.5 here), so an idle worker accepts at most IDLE_PROCESSES calls of
-    a simultaneous burst and refuses the rest; with one worker LiveKit then drops those calls
-    ("no workers with sufficient capacity") and their callers wait for an agent that never
-    comes. Each call is 1 / max_calls of our load (`call_load`), accepted or not.
+    Upstream behaviour worked around (livekit-agents 1.8.9, `AgentServer._get_effective_load`):
+    while no call is active yet, each call accepted but not yet launched counts as
+    `load_threshold / num_idle_processes` (1.0 / 4 here), whatever the load function says, so an
+    idle worker accepts at most IDLE_PROCESSES calls of a simultaneous burst and refuses the
+    rest; with one worker LiveKit then drops those calls ("no workers with sufficient
+    capacity") and their callers wait for an agent that never comes. Each call is 1 / max_calls
+    of our load (`call_load`), accepted or not. This reads the private `_worker_load` and
+    `_reserved_slots`: tests/agent/test_agent_framework_contract.py fails when an upgrade
+    changes them.
     """
 
     def __init__(self, *, max_calls: int, **options: object) -> None:
