@@ -17,19 +17,23 @@ from app.errors import install_error_handlers
 from app.ratelimit import RateLimiter
 from app.routers import (
     analytics,
+    audit,
     call_start,
     calls,
     customers,
     health,
+    operators,
     pages,
     personas,
     quotes,
     services,
+    session,
     tickets,
     token_endpoint,
     verification,
 )
 from app.settings import Settings, get_settings
+from app.signin_limits import SignInLimiter
 from app.worker_gate import WorkerGate
 
 ROUTERS = (
@@ -44,6 +48,9 @@ ROUTERS = (
     quotes,
     personas,
     analytics,
+    session,
+    operators,
+    audit,
     pages,
 )
 
@@ -60,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = FastAPI(title="Ornina Call Center", version="0.1.0", lifespan=lifespan)
     app.state.call_rate_limiter = RateLimiter(settings.calls_rate_limit_per_minute)
+    app.state.signin_limiter = SignInLimiter()
     app.state.worker_gate = WorkerGate(settings)
     app.state.settings = settings
     app.state.crm_pool = ConnectionPool(settings.crm_db_path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from app.crm import open_crm
+from app.crm import open_crm, operators
 from app.settings import SettingsError, get_settings
 
 
@@ -18,7 +18,11 @@ def main() -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 1
-    open_crm(settings.crm_db_path).close()
+    db = open_crm(settings.crm_db_path)
+    try:
+        has_operators = operators.has_operators(db)
+    finally:
+        db.close()
     print(f"==> CRM ready at {settings.crm_db_path}")
     missing = settings.missing_provider_keys()
     if missing:
@@ -32,7 +36,13 @@ def main() -> int:
         else f"http://{settings.api_host}:{settings.api_port}"
     )
     print(f"==> call page:  {base}/")
-    print(f"==> dashboard:  {base}/dashboard (sign in with OPERATOR_API_KEY from .env)")
+    print(f"==> dashboard:  {base}/dashboard")
+    if not has_operators:
+        print(
+            "==> no operator accounts yet: create the first admin with\n"
+            "      .venv/bin/python -m app.accounts create-admin <login> --name '<your name>'\n"
+            "    (until then the dashboard takes OPERATOR_API_KEY from .env)"
+        )
     return 0
 
 

@@ -194,3 +194,58 @@ def m003_caller_identity(db: Database) -> None:
         db[table].transform(not_null={"customer_id": False})
     for table in ("tickets", "quotes", "follow_ups"):
         db.execute(f"CREATE INDEX IF NOT EXISTS {table}_call ON {table}(call_id)")
+
+
+@migrations()
+def m004_operators(db: Database) -> None:
+    """Named operators with roles, their sign-in sessions and personal API keys (secrets only
+    as hashes), and the audit trail of what operators changed."""
+    db.executescript(
+        """
+        CREATE TABLE operators (
+            id INTEGER PRIMARY KEY,
+            login TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'supervisor', 'agent')),
+            active INTEGER NOT NULL DEFAULT 1,
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE operator_sessions (
+            id INTEGER PRIMARY KEY,
+            operator_id INTEGER NOT NULL REFERENCES operators(id),
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+        CREATE INDEX operator_sessions_operator ON operator_sessions(operator_id);
+
+        CREATE TABLE operator_keys (
+            id INTEGER PRIMARY KEY,
+            operator_id INTEGER NOT NULL REFERENCES operators(id),
+            name TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE INDEX operator_keys_operator ON operator_keys(operator_id);
+
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            operator_id INTEGER REFERENCES operators(id),
+            operator_login TEXT NOT NULL,
+            action TEXT NOT NULL,
+            record_type TEXT NOT NULL,
+            record_id TEXT,
+            details TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX audit_log_record ON audit_log(record_type, record_id);
+        CREATE INDEX audit_log_operator ON audit_log(operator_id);
+        CREATE INDEX audit_log_at ON audit_log(at);
+        """
+    )

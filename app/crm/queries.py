@@ -15,18 +15,19 @@ def newest_first(
     equal: dict[str, object],
     since: str | None = None,
     until: str | None = None,
+    time_column: str = "created_at",
     limit: int = 50,
     offset: int = 0,
 ) -> list[dict]:
-    """Rows of `table` whose columns equal the given non-None values (and whose `created_at`
+    """Rows of `table` whose columns equal the given non-None values (and whose `time_column`
     falls in [since, until) when given), newest first."""
     where = [f"{column} = ?" for column, value in equal.items() if value is not None]
     params: list[object] = [value for value in equal.values() if value is not None]
     if since is not None:
-        where.append("created_at >= ?")
+        where.append(f"{time_column} >= ?")
         params.append(since)
     if until is not None:
-        where.append("created_at < ?")
+        where.append(f"{time_column} < ?")
         params.append(until)
     sql = f"SELECT * FROM {table}"
     if where:

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from app.auth import OperatorDep
 from app.crm import analytics
-from app.deps import DbDep, OperatorDep
+from app.deps import DbDep
 from app.schemas import error_responses
 from personas import PERSONAS
 
@@ -64,7 +65,7 @@ _JSON_ERRORS = {
         **{key: value for key, value in spec.items() if key != "model"},
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
     }
-    for status, spec in error_responses(401, 422).items()
+    for status, spec in error_responses(401, 403, 422).items()
 }
 CSV_ROUTE = {
     "response_class": CSVResponse,
@@ -143,7 +144,7 @@ def _csv(rows: list[dict], columns: tuple[str, ...], filename: str) -> Response:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows({key: _cell(row.get(key)) for key in columns} for row in rows)
+    writer.writerows({key: csv_cell(row.get(key)) for key in columns} for row in rows)
     # The byte-order mark makes spreadsheet programs read the Arabic names as UTF-8.
     return CSVResponse(
         "\ufeff" + out.getvalue(),
@@ -152,7 +153,7 @@ def _csv(rows: list[dict], columns: tuple[str, ...], filename: str) -> Response:
     )
 
 
-def _cell(value: object) -> object:
+def csv_cell(value: object) -> object:
     """Text a spreadsheet would run as a formula (a caller can type any name) is quoted."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value

@@ -4,8 +4,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from app.auth import Can, OperatorDep, record_change
 from app.crm import calls, identity
-from app.deps import DbDep, OperatorDep
+from app.deps import DbDep
 from app.routers.pagination import Limit, Offset, PathId, QueryId
 from app.schemas import CallLink, error_responses
 
@@ -62,7 +63,9 @@ def get_call(call_id: PathId, db: DbDep) -> dict:
 
 
 @router.post("/{call_id}/link")
-def link_call(call_id: PathId, body: CallLink, db: DbDep) -> dict:
+def link_call(call_id: PathId, body: CallLink, db: DbDep, actor: Can("calls.link")) -> dict:
     """Link an unverified call, with the tickets, quotes and follow-ups opened on it, to a
     customer (recorded as a `linked` event); 409 if the call already has a customer."""
-    return identity.link_call(db, call_id=call_id, customer_id=body.customer_id)
+    call = identity.link_call(db, call_id=call_id, customer_id=body.customer_id)
+    record_change(db, actor, "call.link", "call", call_id, customer_id=body.customer_id)
+    return call

@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
+from app.auth import Can, OperatorDep, record_change
 from app.crm import calls, customers, quotes, tickets
-from app.deps import DbDep, OperatorDep, SettingsDep
+from app.deps import DbDep, SettingsDep
 from app.routers.pagination import Limit, Offset, PathId
 from app.schemas import CustomerCreate, CustomerPublic, CustomerUpdate, error_responses
 
@@ -50,21 +51,28 @@ def get_customer(customer_id: PathId, db: DbDep) -> dict:
 
 
 @router.post("", status_code=201, response_model=CustomerPublic)
-def create_customer(body: CustomerCreate, db: DbDep, settings: SettingsDep) -> dict:
+def create_customer(
+    body: CustomerCreate, db: DbDep, settings: SettingsDep, actor: Can("customers.write")
+) -> dict:
     """Create a customer; the phone number is stored in E.164 and must be unique."""
-    return customers.create_customer(
-        db, region=settings.phone_default_region, **body.model_dump(exclude_none=True)
-    )
+    fields = body.model_dump(exclude_none=True)
+    customer = customers.create_customer(db, region=settings.phone_default_region, **fields)
+    record_change(db, actor, "customer.create", "customer", customer["id"], fields=sorted(fields))
+    return customer
 
 
 @router.patch("/{customer_id}", response_model=CustomerPublic)
 def update_customer(
-    customer_id: PathId, body: CustomerUpdate, db: DbDep, settings: SettingsDep
+    customer_id: PathId,
+    body: CustomerUpdate,
+    db: DbDep,
+    settings: SettingsDep,
+    actor: Can("customers.write"),
 ) -> dict:
     """Change some of a customer's fields."""
-    return customers.update_customer(
-        db,
-        customer_id=customer_id,
-        region=settings.phone_default_region,
-        **body.model_dump(exclude_unset=True),
+    fields = body.model_dump(exclude_unset=True)
+    customer = customers.update_customer(
+        db, customer_id=customer_id, region=settings.phone_default_region, **fields
     )
+    record_change(db, actor, "customer.update", "customer", customer_id, fields=sorted(fields))
+    return customer

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.auth import OperatorDep
 from app.crm import quotes
-from app.deps import DbDep, OperatorDep
+from app.deps import DbDep
 from app.routers.pagination import Limit, Offset, PathId, QueryId
 from app.schemas import error_responses
 

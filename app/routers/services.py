@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
+from app.auth import Can, OperatorDep, record_change
 from app.crm import services
-from app.deps import DbDep, OperatorDep
+from app.deps import DbDep
 from app.routers.pagination import PathId
 from app.schemas import ServiceCreate, ServicePublic, ServiceUpdate, error_responses
 
@@ -25,10 +26,14 @@ def list_services(db: DbDep) -> list[dict]:
 
 @router.put("", response_model=list[ServicePublic])
 def replace_catalog(
-    body: Annotated[list[ServiceCreate], Body(max_length=500)], db: DbDep
+    body: Annotated[list[ServiceCreate], Body(max_length=500)],
+    db: DbDep,
+    actor: Can("catalog.write"),
 ) -> list[dict]:
     """Replace the whole catalog, the sample one included."""
-    return services.replace_catalog(db, services=[s.model_dump() for s in body])
+    catalog = services.replace_catalog(db, services=[s.model_dump() for s in body])
+    record_change(db, actor, "catalog.replace", "service", codes=[s["code"] for s in catalog])
+    return catalog
 
 
 @router.get("/{service_id}", response_model=ServicePublic)
@@ -38,19 +43,28 @@ def get_service(service_id: PathId, db: DbDep) -> dict:
 
 
 @router.post("", status_code=201, response_model=ServicePublic)
-def create_service(body: ServiceCreate, db: DbDep) -> dict:
+def create_service(body: ServiceCreate, db: DbDep, actor: Can("catalog.write")) -> dict:
     """Add a service to the catalog."""
-    return services.create_service(db, **body.model_dump())
+    service = services.create_service(db, **body.model_dump())
+    record_change(db, actor, "service.create", "service", service["id"], code=service["code"])
+    return service
 
 
 @router.patch("/{service_id}", response_model=ServicePublic)
-def update_service(service_id: PathId, body: ServiceUpdate, db: DbDep) -> dict:
+def update_service(
+    service_id: PathId, body: ServiceUpdate, db: DbDep, actor: Can("catalog.write")
+) -> dict:
     """Change some of a service's fields (a field sent as null stays as it is)."""
-    return services.update_service(db, service_id=service_id, **body.model_dump(exclude_none=True))
+    changes = body.model_dump(exclude_none=True)
+    service = services.update_service(db, service_id=service_id, **changes)
+    record_change(db, actor, "service.update", "service", service_id, changes=changes)
+    return service
 
 
 @router.delete("/{service_id}", status_code=204)
-def delete_service(service_id: PathId, db: DbDep) -> Response:
+def delete_service(service_id: PathId, db: DbDep, actor: Can("catalog.write")) -> Response:
     """Remove a service; existing quotes keep their copy of it."""
+    code = services.get_service(db, service_id=service_id)["code"]
     services.delete_service(db, service_id=service_id)
+    record_change(db, actor, "service.delete", "service", service_id, code=code)
     return Response(status_code=204)

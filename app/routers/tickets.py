@@ -4,8 +4,9 @@ from typing import Literal
 
 from fastapi import APIRouter
 
+from app.auth import Can, OperatorDep, record_change
 from app.crm import tickets
-from app.deps import DbDep, OperatorDep
+from app.deps import DbDep
 from app.routers.pagination import Limit, Offset, PathId, QueryId
 from app.schemas import TicketCreate, TicketStatusChange, error_responses
 
@@ -47,12 +48,29 @@ def get_ticket(ticket_id: PathId, db: DbDep) -> dict:
 
 
 @router.post("", status_code=201)
-def create_ticket(body: TicketCreate, db: DbDep) -> dict:
+def create_ticket(body: TicketCreate, db: DbDep, actor: Can("tickets.write")) -> dict:
     """Open a ticket for a customer; its SLA due time follows from the priority."""
-    return tickets.open_ticket(db, **body.model_dump())
+    ticket = tickets.open_ticket(db, **body.model_dump())
+    record_change(
+        db,
+        actor,
+        "ticket.create",
+        "ticket",
+        ticket["id"],
+        number=ticket["number"],
+        customer_id=ticket["customer_id"],
+    )
+    return ticket
 
 
 @router.post("/{ticket_id}/status")
-def change_ticket_status(ticket_id: PathId, body: TicketStatusChange, db: DbDep) -> dict:
+def change_ticket_status(
+    ticket_id: PathId, body: TicketStatusChange, db: DbDep, actor: Can("tickets.write")
+) -> dict:
     """Move a ticket to another status, with an optional note kept in its history."""
-    return tickets.change_status(db, ticket_id=ticket_id, status=body.status, note=body.note)
+    before = tickets.get_ticket(db, ticket_id=ticket_id)["status"]
+    ticket = tickets.change_status(db, ticket_id=ticket_id, status=body.status, note=body.note)
+    record_change(
+        db, actor, "ticket.status", "ticket", ticket_id, **{"from": before, "to": body.status}
+    )
+    return ticket

@@ -174,7 +174,12 @@ class Route:
 
 
 # Callers' routes: starting a call (ours and LiveKit's standard token endpoint), personas.
-PUBLIC_API_ROUTES = {("POST", "/api/calls"), ("POST", "/api/token"), ("GET", "/api/personas")}
+PUBLIC_API_ROUTES = {
+    ("POST", "/api/calls"),
+    ("POST", "/api/token"),
+    ("GET", "/api/personas"),
+    ("POST", "/api/session"),  # signing in
+}
 
 _ROUTES_SCRIPT = """
 import json

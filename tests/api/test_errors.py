@@ -99,7 +99,7 @@ def test_bad_path_ids_are_4xx(client: httpx.Client, app_routes: list[Route]):
     assert not failures, "\n".join(failures)
 
 
-POST_BODIES = {"link": {"customer_id": 1}, "verification-code": {}}
+POST_BODIES = {"link": {"customer_id": 1}, "verification-code": {}, "keys": {"name": "x"}}
 """Valid bodies for POST routes on an id, by their last path segment (else a status change)."""
 
 
@@ -109,7 +109,11 @@ def test_unknown_ids_are_404(client: httpx.Client, app_routes: list[Route]):
         if "{" not in route.path:
             continue
         body = {
-            "PATCH": {"price": 1} if "/services/" in route.path else {"notes": "x"},
+            "PATCH": {"price": 1}
+            if "/services/" in route.path
+            else {"name": "x"}
+            if "/operators/" in route.path
+            else {"notes": "x"},
             "POST": POST_BODIES.get(route.path.rsplit("/", 1)[-1], {"status": "closed"}),
         }.get(route.method)
         response = client.request(route.method, route.url(str(2**63 - 1)), json=body)

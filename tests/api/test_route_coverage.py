@@ -48,6 +48,27 @@ ROUTE_TESTS = {
     "GET /api/analytics/personas": "test_analytics::test_persona_figures",
     "GET /api/analytics/personas.csv": "test_analytics::test_personas_csv",
     "GET /api/analytics/calls.csv": "test_analytics::test_calls_csv",
+    "POST /api/session": (
+        "test_operators::test_sessions_need_the_csrf_token_expire_and_end_with_the_account"
+    ),
+    "GET /api/session": "test_operators::test_each_role_may_use_exactly_its_routes",
+    "DELETE /api/session": "test_operators::test_each_role_may_use_exactly_its_routes",
+    "GET /api/operators": "test_operators::test_each_role_may_use_exactly_its_routes",
+    "POST /api/operators": "test_operators::test_each_role_may_use_exactly_its_routes",
+    "PATCH /api/operators/{operator_id}": (
+        "test_operators::test_sessions_need_the_csrf_token_expire_and_end_with_the_account"
+    ),
+    "GET /api/operators/{operator_id}/keys": (
+        "test_operators::test_everyone_manages_their_own_keys_and_only_theirs"
+    ),
+    "POST /api/operators/{operator_id}/keys": (
+        "test_operators::test_everyone_manages_their_own_keys_and_only_theirs"
+    ),
+    "DELETE /api/operators/{operator_id}/keys/{key_id}": (
+        "test_operators::test_everyone_manages_their_own_keys_and_only_theirs"
+    ),
+    "GET /api/audit": "test_operators::test_the_audit_trail_names_who_changed_what",
+    "GET /api/audit.csv": "test_operators::test_the_audit_trail_names_who_changed_what",
     "GET /": "test_pages::test_pages_in_both_languages",
     "GET /dashboard": "test_pages::test_pages_in_both_languages",
 }

@@ -325,6 +325,8 @@ def test_start_all_in_public_mode_makes_its_keys_and_serves_only_https_and_media
             assert len(values["LIVEKIT_API_SECRET"]) >= 32
             assert len(values["OPERATOR_API_KEY"]) >= 16
             assert f"https://{net.server_ip}/" in log.read_text()
+            # a fresh install says how to create the first admin account
+            assert "python -m app.accounts create-admin" in log.read_text()
             for secret in (values["LIVEKIT_API_SECRET"], values["OPERATOR_API_KEY"]):
                 assert secret not in log.read_text()
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from app import deps
+from app import auth, deps
 from app.routers import token_endpoint
 from tests.api.conftest import PUBLIC_API_ROUTES, RunningApi, running_api
 
@@ -38,7 +38,10 @@ def names_in(node: ast.AST) -> set[str]:
 @pytest.mark.parametrize(
     ("function", "secret_names"),
     [
-        pytest.param(deps.require_operator, {"supplied", "expected"}, id="operator key"),
+        pytest.param(auth.is_installation_key, {"supplied", "expected"}, id="operator key"),
+        pytest.param(auth.check_csrf, {"supplied", "expected"}, id="CSRF token"),
+        pytest.param(auth.codes_issuer, {"supplied", "expected"}, id="server key (codes)"),
+        pytest.param(deps.check_server_key, {"supplied", "expected"}, id="server key (calls)"),
         pytest.param(token_endpoint.create_token, {"supplied", "expected"}, id="X-Call-Key"),
     ],
 )
@@ -81,6 +84,7 @@ def test_the_spec_declares_the_operator_key_on_exactly_the_guarded_operations(ap
         "OperatorKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         "OperatorBearer": {"type": "http", "scheme": "bearer"},
         "ServerKey": {"type": "apiKey", "in": "header", "name": "X-Server-Key"},
+        "OperatorSession": {"type": "apiKey", "in": "cookie", "name": "ornina_session"},
     }
     guarded, public = [], []
     for path, item in spec["paths"].items():
@@ -97,12 +101,14 @@ def test_the_spec_declares_the_operator_key_on_exactly_the_guarded_operations(ap
                     {"ServerKey": []},
                     {"OperatorKey": []},
                     {"OperatorBearer": []},
+                    {"OperatorSession": []},
                 ], route
             else:
                 guarded.append(route)
                 assert operation.get("security") == [
                     {"OperatorKey": []},
                     {"OperatorBearer": []},
+                    {"OperatorSession": []},
                 ], route
     assert set(public) == PUBLIC_API_ROUTES
     assert len(guarded) >= 15

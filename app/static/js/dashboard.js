@@ -1,12 +1,16 @@
 // The operator dashboard: calls (live and recent, with transcript, persona timeline, transfers
 // and latency per turn), customers, tickets and per-persona analytics with CSV export.
-// Every data call sends the operator key, which the operator types in; it is kept in
-// sessionStorage only (this tab).
+// Operators sign in with their login and password (an HttpOnly session cookie, and a CSRF token
+// sent with every change), or with the installation key, kept in sessionStorage only (this
+// tab). What a role may not do is not shown.
 
 import { barChart } from './charts.js';
 import { el, LANG, loadPersonas, personaLabel, t } from './common.js';
 
 const KEY_STORAGE = 'ornina.operatorKey';
+const CSRF_STORAGE = 'ornina.csrf';
+const SAFE = new Set(['GET', 'HEAD']);
+let me = null; // GET /api/session: the operator and what their role allows
 const PERSONA_KEYS = ['reception', 'sales', 'complaints'];
 const TICKET_STATUSES = ['open', 'in_progress', 'resolved', 'closed'];
 const REFRESH_MS = 3000;
@@ -29,8 +33,12 @@ function operatorKey() {
   return sessionStorage.getItem(KEY_STORAGE);
 }
 
+const can = (permission) => Boolean(me?.permissions.includes(permission));
+
 async function api(path, { method = 'GET', body } = {}) {
-  const headers = { 'X-API-Key': operatorKey() ?? '' };
+  const headers = {};
+  if (operatorKey()) headers['X-API-Key'] = operatorKey();
+  else if (!SAFE.has(method)) headers['X-CSRF-Token'] = sessionStorage.getItem(CSRF_STORAGE) ?? '';
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(path, {
     method,
@@ -237,7 +245,7 @@ async function viewCall(id) {
         [t('dash_col_outcome'), call.outcome ?? '—'],
         [t('dash_linked_to'), call.customer_id ? link(`#customer/${call.customer_id}`, `#${call.customer_id}`) : '—'],
       ]),
-      call.customer_id ? null : linkForm,
+      call.customer_id || !can('calls.link') ? null : linkForm,
     ),
     section(
       t('dash_timeline'),
@@ -397,15 +405,35 @@ async function viewCustomer(id) {
         [t('dash_col_created'), when(customer.created_at)],
       ]),
     ),
-    section(
-      t('dash_verification_code'),
-      el('button', { type: 'button', id: 'new-code', onclick: newCode }, t('dash_new_code')),
-      codeBox,
-    ),
+    can('codes.issue')
+      ? section(t('dash_verification_code'), el('button', { type: 'button', id: 'new-code', onclick: newCode }, t('dash_new_code')), codeBox)
+      : null,
     section(t('dash_calls'), table('customer-calls', callColumns, customer.calls, { onRow: (c) => (location.hash = `#call/${c.id}`) })),
     section(t('dash_tickets'), table('customer-tickets', ticketColumns, customer.tickets, { onRow: (x) => (location.hash = `#ticket/${x.id}`) })),
     section(t('dash_quotes'), table('customer-quotes', quoteColumns, customer.quotes)),
+    await changes('customer', customer.id),
   ];
+}
+
+/** The audit trail of one record, for the roles that may read it. */
+async function changes(recordType, recordId) {
+  if (!can('audit.read')) return null;
+  const rows = await getJson(`/api/audit${query({ record_type: recordType, record_id: recordId, limit: 100 })}`);
+  return section(t('dash_changes'), auditTable(`${recordType}-changes`, rows));
+}
+
+function auditTable(id, rows) {
+  return table(
+    id,
+    [
+      [t('dash_col_time'), (a) => when(a.at)],
+      [t('dash_col_operator'), (a) => el('span', { dir: 'ltr' }, a.operator_login)],
+      [t('dash_col_action'), (a) => el('code', { dir: 'ltr' }, a.action)],
+      [t('dash_col_record'), (a) => `${label('record_', a.record_type)} ${a.record_id ?? ''}`],
+      [t('dash_col_details'), (a) => eventDetails(a.details)],
+    ],
+    rows,
+  );
 }
 
 let ticketStatus = '';
@@ -483,8 +511,9 @@ async function viewTicket(id) {
         ],
         ticket.history,
       ),
-      form,
+      can('tickets.write') ? form : null,
     ),
+    await changes('ticket', ticket.id),
   ];
 }
 
@@ -576,6 +605,154 @@ async function viewAnalytics() {
   ];
 }
 
+const ROLES = ['agent', 'supervisor', 'admin'];
+
+async function viewOperators() {
+  const operators = await getJson('/api/operators');
+  const roleSelect = (id, value) =>
+    el('select', { id }, ROLES.map((r) => el('option', { value: r, selected: r === value }, label('role_', r))));
+  const login = el('input', { id: 'op-login', required: true, maxlength: 64, dir: 'ltr', autocomplete: 'off' });
+  const name = el('input', { id: 'op-name', required: true, maxlength: 120 });
+  const role = roleSelect('op-role', 'agent');
+  const password = el('input', { id: 'op-password', type: 'password', required: true, minlength: 12, autocomplete: 'new-password', dir: 'ltr' });
+  const form = el(
+    'form',
+    {
+      id: 'new-operator',
+      class: 'toolbar',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const body = { login: login.value.trim(), name: name.value.trim(), role: role.value, password: password.value };
+        if (await guarded(() => api('/api/operators', { method: 'POST', body }))) render();
+      },
+    },
+    el('label', { for: 'op-login' }, t('dash_login')),
+    login,
+    el('label', { for: 'op-name' }, t('dash_col_name')),
+    name,
+    el('label', { for: 'op-role' }, t('dash_col_role')),
+    role,
+    el('label', { for: 'op-password' }, t('dash_password')),
+    password,
+    el('button', { type: 'submit', class: 'primary' }, t('dash_create')),
+  );
+  const change = async (op, body) => {
+    if (await guarded(() => api(`/api/operators/${op.id}`, { method: 'PATCH', body }))) render();
+  };
+  return [
+    section(
+      t('dash_nav_operators'),
+      table(
+        'operators',
+        [
+          [t('dash_col_login'), (op) => el('span', { dir: 'ltr' }, op.login)],
+          [t('dash_col_name'), (op) => el('span', { dir: 'auto' }, op.name)],
+          [
+            t('dash_col_role'),
+            (op) => {
+              if (op.id === me.id) return label('role_', op.role); // no locking oneself out
+              const select = roleSelect(`role-${op.id}`, op.role);
+              select.addEventListener('change', () => change(op, { role: select.value }));
+              return select;
+            },
+          ],
+          [t('dash_col_active'), (op) => (op.active ? '✓' : badge('identity-claimed', t('dash_disabled')))],
+          [
+            '',
+            (op) =>
+              op.id === me.id
+                ? ''
+                : el('button', { type: 'button', class: 'toggle-active', onclick: () => change(op, { active: !op.active }) }, op.active ? t('dash_disable') : t('dash_enable')),
+          ],
+        ],
+        operators,
+      ),
+    ),
+    section(t('dash_new_operator'), form),
+  ];
+}
+
+let auditFilter = {};
+
+async function viewAudit() {
+  const rows = await getJson(`/api/audit${query({ ...auditFilter, limit: 200 })}`);
+  const operators = can('operators.manage') ? await getJson('/api/operators') : [];
+  const who = el(
+    'select',
+    { id: 'audit-operator' },
+    el('option', { value: '' }, t('dash_all_operators')),
+    operators.map((op) => el('option', { value: op.id, selected: String(op.id) === String(auditFilter.operator_id) }, op.login)),
+  );
+  const what = el(
+    'select',
+    { id: 'audit-record' },
+    el('option', { value: '' }, t('dash_all_records')),
+    ['customer', 'ticket', 'call', 'service', 'operator'].map((r) => el('option', { value: r, selected: r === auditFilter.record_type }, label('record_', r))),
+  );
+  const form = el(
+    'form',
+    {
+      class: 'toolbar',
+      id: 'audit-filter',
+      onsubmit: (event) => {
+        event.preventDefault();
+        auditFilter = { operator_id: who.value, record_type: what.value };
+        render();
+      },
+    },
+    who,
+    what,
+    el('button', { type: 'submit', class: 'primary' }, t('dash_audit_filter')),
+    el('button', { type: 'button', id: 'export-audit', onclick: () => download(`/api/audit.csv${query(auditFilter)}`, 'ornina-audit.csv') }, t('dash_export_audit')),
+  );
+  return [form, auditTable('audit', rows)];
+}
+
+async function viewAccount() {
+  const keys = await getJson(`/api/operators/${me.id}/keys`);
+  const keyName = el('input', { id: 'key-name', required: true, maxlength: 120 });
+  const shown = el('p', { id: 'new-key', hidden: true, dir: 'ltr' });
+  const form = el(
+    'form',
+    {
+      id: 'key-form',
+      class: 'toolbar',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const created = await guarded(async () => (await api(`/api/operators/${me.id}/keys`, { method: 'POST', body: { name: keyName.value.trim() } })).json());
+        if (!created) return;
+        await render();
+        const box = $('new-key');
+        box.replaceChildren(el('code', { class: 'code' }, created.key), ' ', el('span', { class: 'hint', dir: 'auto' }, t('dash_key_once')));
+        box.hidden = false;
+      },
+    },
+    el('label', { for: 'key-name' }, t('dash_key_name')),
+    keyName,
+    el('button', { type: 'submit', class: 'primary' }, t('dash_new_key')),
+  );
+  const revoke = async (key) => {
+    if (await guarded(() => api(`/api/operators/${me.id}/keys/${key.id}`, { method: 'DELETE' }))) render();
+  };
+  return [
+    section(
+      t('dash_my_keys'),
+      table(
+        'keys',
+        [
+          [t('dash_col_name'), (k) => el('span', { dir: 'auto' }, k.name)],
+          [t('dash_col_key'), (k) => el('code', { dir: 'ltr' }, `${k.prefix}…`)],
+          [t('dash_col_created'), (k) => when(k.created_at)],
+          ['', (k) => (k.revoked_at ? t('dash_revoked') : el('button', { type: 'button', class: 'revoke', onclick: () => revoke(k) }, t('dash_revoke')))],
+        ],
+        keys,
+      ),
+      form,
+      shown,
+    ),
+  ];
+}
+
 /** Fetch a CSV with the key header and hand it to the browser as a download. */
 async function download(path, filename) {
   await guarded(async () => {
@@ -599,6 +776,9 @@ const ROUTES = [
   [/^#tickets$/, 'tickets', viewTickets],
   [/^#ticket\/(\d+)$/, 'tickets', viewTicket],
   [/^#analytics$/, 'analytics', viewAnalytics],
+  [/^#operators$/, 'operators', viewOperators],
+  [/^#audit$/, 'audit', viewAudit],
+  [/^#account$/, 'account', viewAccount],
 ];
 
 async function guarded(action) {
@@ -607,7 +787,7 @@ async function guarded(action) {
     return await action();
   } catch (error) {
     if (error instanceof Unauthorized) {
-      signOut({ wrongKey: true });
+      signOut({ wrongKey: Boolean(operatorKey()), ended: true });
     } else {
       viewError.textContent = t('dash_error', { message: error.message });
       viewError.hidden = false;
@@ -618,7 +798,7 @@ async function guarded(action) {
 
 async function render() {
   clearTimeout(refreshTimer);
-  if (!operatorKey()) return;
+  if (!me) return;
   const hash = location.hash;
   const [pattern, tab, build] = ROUTES.find(([regex]) => regex.test(hash)) ?? ROUTES[0];
   const match = pattern.exec(hash);
@@ -637,31 +817,51 @@ async function render() {
   if (live) refreshTimer = setTimeout(render, REFRESH_MS);
 }
 
-function signOut({ wrongKey = false } = {}) {
+async function signOut({ wrongKey = false, ended = false } = {}) {
   clearTimeout(refreshTimer);
+  if (!ended && !operatorKey() && me?.via === 'session') {
+    await api('/api/session', { method: 'DELETE' }).catch(() => {});
+  }
   sessionStorage.removeItem(KEY_STORAGE);
+  sessionStorage.removeItem(CSRF_STORAGE);
+  me = null;
   $('app').hidden = true;
   $('sign-out').hidden = true;
-  $('signin').hidden = false;
+  $('signin-area').hidden = false;
   $('signin-error').hidden = !wrongKey;
   $('key').value = '';
-  $('key').focus();
+  $('password').value = '';
+  $('login').focus();
+}
+
+/** Who is signed in (by cookie or key): shows the app with what their role may use. */
+async function enter() {
+  const response = await fetch('/api/session', {
+    headers: operatorKey() ? { 'X-API-Key': operatorKey() } : {},
+  });
+  if (!response.ok) return false;
+  const session = await response.json();
+  me = { ...session.operator };
+  if (session.csrf_token) sessionStorage.setItem(CSRF_STORAGE, session.csrf_token);
+  for (const tab of document.querySelectorAll('nav.tabs a[data-needs]')) {
+    const needs = tab.dataset.needs;
+    tab.hidden = needs === 'own.keys' ? me.id == null : !can(needs);
+  }
+  const name = me.via === 'installation' ? t('dash_installation_key') : me.name;
+  $('whoami').textContent = t('dash_whoami', { name, role: label('role_', me.role) });
+  $('signin-area').hidden = true;
+  $('app').hidden = false;
+  $('sign-out').hidden = false;
+  await render();
+  return true;
 }
 
 async function signIn(key) {
   sessionStorage.setItem(KEY_STORAGE, key);
-  try {
-    await api('/api/calls?limit=1');
-  } catch (error) {
-    if (error instanceof Unauthorized) {
-      signOut({ wrongKey: true });
-      return;
-    }
+  if (!(await enter())) {
+    sessionStorage.removeItem(KEY_STORAGE);
+    $('signin-error').hidden = false;
   }
-  $('signin').hidden = true;
-  $('app').hidden = false;
-  $('sign-out').hidden = false;
-  await render();
 }
 
 $('signin').addEventListener('submit', async (event) => {
@@ -674,6 +874,31 @@ $('signin').addEventListener('submit', async (event) => {
     $('sign-in').disabled = false;
   }
 });
+$('account-signin').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  $('sign-in-account').disabled = true;
+  $('account-error').hidden = true;
+  try {
+    sessionStorage.removeItem(KEY_STORAGE);
+    const response = await fetch('/api/session', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ login: $('login').value.trim(), password: $('password').value }),
+    });
+    if (!response.ok) {
+      let message = t('dash_account_wrong');
+      if (response.status === 429) message = (await response.json()).error.message;
+      $('account-error').textContent = message;
+      $('account-error').hidden = false;
+      return;
+    }
+    sessionStorage.setItem(CSRF_STORAGE, (await response.json()).csrf_token);
+    $('password').value = '';
+    await enter();
+  } finally {
+    $('sign-in-account').disabled = false;
+  }
+});
 $('sign-out').addEventListener('click', () => signOut());
 window.addEventListener('hashchange', () => {
   $('lang-switch').hash = location.hash; // the other language opens the same view
@@ -682,5 +907,4 @@ window.addEventListener('hashchange', () => {
 $('lang-switch').hash = location.hash;
 
 personas = await loadPersonas();
-if (operatorKey()) signIn(operatorKey());
-else signOut();
+if (!(await enter())) signOut({ ended: true });
