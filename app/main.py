@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -36,6 +37,9 @@ from app.settings import Settings, get_settings
 from app.signin_limits import SignInLimiter
 from app.worker_gate import WorkerGate
 
+PASSWORD_CHECKS = 2
+"""Argon2 checks at once: each holds 64 MiB and a thread; more sign-ins at once queue."""
+
 ROUTERS = (
     health,
     call_start,
@@ -68,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Ornina Call Center", version="0.1.0", lifespan=lifespan)
     app.state.call_rate_limiter = RateLimiter(settings.calls_rate_limit_per_minute)
     app.state.signin_limiter = SignInLimiter()
+    app.state.password_checks = asyncio.Semaphore(PASSWORD_CHECKS)
     app.state.worker_gate = WorkerGate(settings)
     app.state.settings = settings
     app.state.crm_pool = ConnectionPool(settings.crm_db_path)
@@ -75,7 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
     if settings.cors_origins:
         # browser apps on other origins may fetch call tokens; operator routes stay
-        # unreachable cross-origin, since X-API-Key is not an allowed header
+        # unreachable cross-origin: X-API-Key is not an allowed header, credentials (the
+        # session cookie) are not allowed, and the cookie is SameSite=Strict
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,

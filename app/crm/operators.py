@@ -100,7 +100,9 @@ def update_operator(
     active: bool | None = None,
     password: str | None = None,
 ) -> dict:
-    """Change an operator; disabling one or setting a new password ends their sessions."""
+    """Change an operator. Disabling one or setting a new password ends their sessions and
+    revokes their personal keys (a reset after a leak leaves nothing of the old access). The
+    last active admin stays an active admin."""
     changes: dict[str, object] = {}
     if name is not None:
         changes["name"] = clean_text(name, "name", max_length=NAME_MAX)
@@ -111,11 +113,24 @@ def update_operator(
     if password is not None:
         changes["password_hash"] = _HASHER.hash(_password(password))
     with writing(db):
-        get_operator(db, operator_id=operator_id)
+        current = get_operator(db, operator_id=operator_id)
+        demoted = role is not None and role != "admin" or active is False
+        if current["role"] == "admin" and current["active"] and demoted:
+            others = db.execute(
+                "SELECT COUNT(*) FROM operators WHERE role = 'admin' AND active = 1 AND id != ?",
+                [operator_id],
+            ).fetchone()[0]
+            if others == 0:
+                raise Conflict("the last active admin stays an admin: make another one first")
         if changes:
             db["operators"].update(operator_id, {**changes, "updated_at": now_iso()})
         if active is False or password is not None:
             end_sessions(db, operator_id=operator_id)
+            db.execute(
+                "UPDATE operator_keys SET revoked_at = ?"
+                " WHERE operator_id = ? AND revoked_at IS NULL",
+                [now_iso(), operator_id],
+            )
     return get_operator(db, operator_id=operator_id)
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from app.auth import Can, OperatorDep, record_change
 from app.crm import calls, identity
+from app.crm.db import writing
 from app.deps import DbDep
 from app.routers.pagination import Limit, Offset, PathId, QueryId
 from app.schemas import CallLink, error_responses
@@ -66,6 +67,7 @@ def get_call(call_id: PathId, db: DbDep) -> dict:
 def link_call(call_id: PathId, body: CallLink, db: DbDep, actor: Can("calls.link")) -> dict:
     """Link an unverified call, with the tickets, quotes and follow-ups opened on it, to a
     customer (recorded as a `linked` event); 409 if the call already has a customer."""
-    call = identity.link_call(db, call_id=call_id, customer_id=body.customer_id)
-    record_change(db, actor, "call.link", "call", call_id, customer_id=body.customer_id)
+    with writing(db):
+        call = identity.link_call(db, call_id=call_id, customer_id=body.customer_id)
+        record_change(db, actor, "call.link", "call", call_id, customer_id=body.customer_id)
     return call

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from app.auth import Can, OperatorDep, record_change
 from app.crm import calls, customers, quotes, tickets
+from app.crm.db import writing
 from app.deps import DbDep, SettingsDep
 from app.routers.pagination import Limit, Offset, PathId
 from app.schemas import CustomerCreate, CustomerPublic, CustomerUpdate, error_responses
@@ -56,8 +57,9 @@ def create_customer(
 ) -> dict:
     """Create a customer; the phone number is stored in E.164 and must be unique."""
     fields = body.model_dump(exclude_none=True)
-    customer = customers.create_customer(db, region=settings.phone_default_region, **fields)
-    record_change(db, actor, "customer.create", "customer", customer["id"], fields=sorted(fields))
+    with writing(db):
+        customer = customers.create_customer(db, region=settings.phone_default_region, **fields)
+        record_change(db, actor, "customer.create", "customer", customer["id"], changes=fields)
     return customer
 
 
@@ -71,8 +73,9 @@ def update_customer(
 ) -> dict:
     """Change some of a customer's fields."""
     fields = body.model_dump(exclude_unset=True)
-    customer = customers.update_customer(
-        db, customer_id=customer_id, region=settings.phone_default_region, **fields
-    )
-    record_change(db, actor, "customer.update", "customer", customer_id, fields=sorted(fields))
+    with writing(db):
+        customer = customers.update_customer(
+            db, customer_id=customer_id, region=settings.phone_default_region, **fields
+        )
+        record_change(db, actor, "customer.update", "customer", customer_id, changes=fields)
     return customer

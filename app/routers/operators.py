@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Response
 from pydantic import Field, StrictBool
 
 from app.auth import ActorDep, Can, OperatorDep, record_change
-from app.crm import operators
+from app.crm import operators, writing
 from app.deps import DbDep
 from app.routers.pagination import PathId
 from app.schemas import Body, error_responses
@@ -71,11 +71,14 @@ def update_operator(
     """Change an operator's name or role, disable or enable them, or set a new password
     (disabling or a new password ends their sessions)."""
     changes = body.model_dump(exclude_unset=True)
-    operator = operators.update_operator(db, operator_id=operator_id, **changes)
+    if actor.id == operator_id and {"role", "active"} & set(changes):
+        raise HTTPException(409, "you cannot change your own role or disable yourself")
     shown = {k: v for k, v in changes.items() if k != "password"}
     if "password" in changes:
         shown["password"] = "changed"
-    record_change(db, actor, "operator.update", "operator", operator_id, **shown)
+    with writing(db):
+        operator = operators.update_operator(db, operator_id=operator_id, **changes)
+        record_change(db, actor, "operator.update", "operator", operator_id, **shown)
     return operator
 
 
@@ -95,10 +98,11 @@ def list_keys(operator_id: PathId, db: DbDep, actor: ActorDep) -> list[dict]:
 def create_key(operator_id: PathId, body: KeyCreate, db: DbDep, actor: ActorDep) -> dict:
     """A new personal API key, for scripts and integrations: shown in this answer only."""
     _owner_or_admin(actor, operator_id)
-    key = operators.create_key(db, operator_id=operator_id, name=body.name)
-    record_change(
-        db, actor, "key.create", "operator", operator_id, key_id=key["id"], name=key["name"]
-    )
+    with writing(db):
+        key = operators.create_key(db, operator_id=operator_id, name=body.name)
+        record_change(
+            db, actor, "key.create", "operator", operator_id, key_id=key["id"], name=key["name"]
+        )
     return key
 
 
@@ -106,6 +110,7 @@ def create_key(operator_id: PathId, body: KeyCreate, db: DbDep, actor: ActorDep)
 def revoke_key(operator_id: PathId, key_id: PathId, db: DbDep, actor: ActorDep) -> Response:
     """Revoke a personal API key: it stops working at once."""
     _owner_or_admin(actor, operator_id)
-    operators.revoke_key(db, operator_id=operator_id, key_id=key_id)
-    record_change(db, actor, "key.revoke", "operator", operator_id, key_id=key_id)
+    with writing(db):
+        operators.revoke_key(db, operator_id=operator_id, key_id=key_id)
+        record_change(db, actor, "key.revoke", "operator", operator_id, key_id=key_id)
     return Response(status_code=204)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Response
 
 from app.auth import Can, OperatorDep, record_change
 from app.crm import services
+from app.crm.db import writing
 from app.deps import DbDep
 from app.routers.pagination import PathId
 from app.schemas import ServiceCreate, ServicePublic, ServiceUpdate, error_responses
@@ -31,8 +32,9 @@ def replace_catalog(
     actor: Can("catalog.write"),
 ) -> list[dict]:
     """Replace the whole catalog, the sample one included."""
-    catalog = services.replace_catalog(db, services=[s.model_dump() for s in body])
-    record_change(db, actor, "catalog.replace", "service", codes=[s["code"] for s in catalog])
+    with writing(db):
+        catalog = services.replace_catalog(db, services=[s.model_dump() for s in body])
+        record_change(db, actor, "catalog.replace", "service", codes=[s["code"] for s in catalog])
     return catalog
 
 
@@ -45,8 +47,9 @@ def get_service(service_id: PathId, db: DbDep) -> dict:
 @router.post("", status_code=201, response_model=ServicePublic)
 def create_service(body: ServiceCreate, db: DbDep, actor: Can("catalog.write")) -> dict:
     """Add a service to the catalog."""
-    service = services.create_service(db, **body.model_dump())
-    record_change(db, actor, "service.create", "service", service["id"], code=service["code"])
+    with writing(db):
+        service = services.create_service(db, **body.model_dump())
+        record_change(db, actor, "service.create", "service", service["id"], code=service["code"])
     return service
 
 
@@ -56,15 +59,17 @@ def update_service(
 ) -> dict:
     """Change some of a service's fields (a field sent as null stays as it is)."""
     changes = body.model_dump(exclude_none=True)
-    service = services.update_service(db, service_id=service_id, **changes)
-    record_change(db, actor, "service.update", "service", service_id, changes=changes)
+    with writing(db):
+        service = services.update_service(db, service_id=service_id, **changes)
+        record_change(db, actor, "service.update", "service", service_id, changes=changes)
     return service
 
 
 @router.delete("/{service_id}", status_code=204)
 def delete_service(service_id: PathId, db: DbDep, actor: Can("catalog.write")) -> Response:
     """Remove a service; existing quotes keep their copy of it."""
-    code = services.get_service(db, service_id=service_id)["code"]
-    services.delete_service(db, service_id=service_id)
-    record_change(db, actor, "service.delete", "service", service_id, code=code)
+    with writing(db):
+        code = services.get_service(db, service_id=service_id)["code"]
+        services.delete_service(db, service_id=service_id)
+        record_change(db, actor, "service.delete", "service", service_id, code=code)
     return Response(status_code=204)

@@ -4,6 +4,7 @@ HTTPS) that expires, a CSRF token for the requests that change something, and si
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -14,6 +15,7 @@ from app.crm import operators
 from app.deps import DbDep, client_address
 from app.schemas import Body, error_responses
 
+logger = logging.getLogger("ornina.api.session")
 router = APIRouter(prefix="/api/session", tags=["session"])
 WRONG = "wrong login or password"
 
@@ -24,7 +26,9 @@ class SignIn(Body):
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Secure whenever the page is served over HTTPS: directly, through the bundle's Caddy, or
+    in public mode at all (behind another TLS proxy the scheme may not say so)."""
+    return request.url.scheme == "https" or bool(request.app.state.settings.public_host)
 
 
 @router.post("", responses=error_responses(400, 401, 422, 429))
@@ -32,15 +36,18 @@ async def sign_in(body: SignIn, request: Request, response: Response, db: DbDep)
     """Sign in with login and password: sets the session cookie, returns the operator and the
     CSRF token to send as `X-CSRF-Token` (rate-limited per login and address)."""
     login, address = body.login.strip().lower(), client_address(request)
+    if not login:
+        raise HTTPException(422, "login: empty")
     limiter = request.app.state.signin_limiter
-    delay = limiter.check(login, address)
+    delay = limiter.attempt(login, address)
     if delay:
         await asyncio.sleep(delay)  # slowed: a guesser gets few tries a minute
-    operator = await run_in_threadpool(
-        operators.authenticate, db, login=login, password=body.password
-    )
+    async with request.app.state.password_checks:  # each check takes 64 MiB for a moment
+        operator = await run_in_threadpool(
+            operators.authenticate, db, login=login, password=body.password
+        )
     if operator is None:
-        limiter.failed(login, address)
+        logger.warning("sign-in refused", extra={"login": login, "address": address})
         raise HTTPException(401, WRONG)
     limiter.succeeded(login, address)
     token, expires = await run_in_threadpool(
@@ -74,5 +81,7 @@ def sign_out(request: Request, actor: ActorDep, db: DbDep) -> Response:
     if token and actor.via == "session":
         operators.end_session(db, token=token)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request)
+    )
     return response

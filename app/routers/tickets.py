@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from app.auth import Can, OperatorDep, record_change
 from app.crm import tickets
+from app.crm.db import writing
 from app.deps import DbDep
 from app.routers.pagination import Limit, Offset, PathId, QueryId
 from app.schemas import TicketCreate, TicketStatusChange, error_responses
@@ -50,16 +51,17 @@ def get_ticket(ticket_id: PathId, db: DbDep) -> dict:
 @router.post("", status_code=201)
 def create_ticket(body: TicketCreate, db: DbDep, actor: Can("tickets.write")) -> dict:
     """Open a ticket for a customer; its SLA due time follows from the priority."""
-    ticket = tickets.open_ticket(db, **body.model_dump())
-    record_change(
-        db,
-        actor,
-        "ticket.create",
-        "ticket",
-        ticket["id"],
-        number=ticket["number"],
-        customer_id=ticket["customer_id"],
-    )
+    with writing(db):
+        ticket = tickets.open_ticket(db, **body.model_dump())
+        record_change(
+            db,
+            actor,
+            "ticket.create",
+            "ticket",
+            ticket["id"],
+            number=ticket["number"],
+            customer_id=ticket["customer_id"],
+        )
     return ticket
 
 
@@ -68,9 +70,10 @@ def change_ticket_status(
     ticket_id: PathId, body: TicketStatusChange, db: DbDep, actor: Can("tickets.write")
 ) -> dict:
     """Move a ticket to another status, with an optional note kept in its history."""
-    before = tickets.get_ticket(db, ticket_id=ticket_id)["status"]
-    ticket = tickets.change_status(db, ticket_id=ticket_id, status=body.status, note=body.note)
-    record_change(
-        db, actor, "ticket.status", "ticket", ticket_id, **{"from": before, "to": body.status}
-    )
+    with writing(db):
+        before = tickets.get_ticket(db, ticket_id=ticket_id)["status"]
+        ticket = tickets.change_status(db, ticket_id=ticket_id, status=body.status, note=body.note)
+        record_change(
+            db, actor, "ticket.status", "ticket", ticket_id, **{"from": before, "to": body.status}
+        )
     return ticket

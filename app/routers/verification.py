@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends
 
 from app.auth import Actor, codes_issuer, record_change
 from app.crm import identity
+from app.crm.db import writing
 from app.deps import DbDep
 from app.routers.pagination import PathId
 from app.schemas import VerificationCode, VerificationCodeCreate, error_responses
@@ -35,10 +36,11 @@ def issue_verification_code(
     """A new one-time code for the customer to say in a call (`{}`, or `{"valid_minutes"}` up
     to 60; default 15; once; an earlier unused code stops working). Operator key or the
     trusted backend's X-Server-Key."""
-    issued = identity.issue_code(
-        db, customer_id=customer_id, valid_for=timedelta(minutes=body.valid_minutes)
-    )
-    record_change(
-        db, actor, "code.issue", "customer", customer_id, valid_minutes=body.valid_minutes
-    )
+    with writing(db):
+        issued = identity.issue_code(
+            db, customer_id=customer_id, valid_for=timedelta(minutes=body.valid_minutes)
+        )
+        record_change(
+            db, actor, "code.issue", "customer", customer_id, valid_minutes=body.valid_minutes
+        )
     return issued

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
@@ -393,3 +394,52 @@ def test_no_password_session_or_key_in_the_log_or_the_crm(accounts):
         set(op) == {"id", "login", "name", "role", "active", "created_at", "updated_at"}
         for op in listed
     )
+
+
+def test_an_admin_keeps_the_installation_administered(accounts):
+    api, signed = accounts
+    admin = signed["admin"]
+    own = f"/api/operators/{admin.operator['id']}"
+    assert_error(admin.send("PATCH", own, json={"role": "agent"}), 409, "conflict")
+    assert_error(admin.send("PATCH", own, json={"active": False}), 409, "conflict")
+    # through the installation key: the last active admin cannot be demoted or disabled
+    key = api.client()
+    others = [op for op in key.get("/api/operators").json() if op["role"] == "admin"]
+    assert [op["login"] for op in others] == ["admin1"]
+    assert_error(key.patch(own, json={"role": "supervisor"}), 409, "conflict")
+    assert_error(key.patch(own, json={"active": False}), 409, "conflict")
+    admin1 = next(op for op in key.get("/api/operators").json() if op["login"] == "admin1")
+    assert (admin1["role"], admin1["active"]) == ("admin", True)
+
+
+def test_a_new_password_revokes_the_keys_too(accounts):
+    api, _ = accounts
+    key_client = api.client()
+    op = key_client.post(
+        "/api/operators",
+        json={"login": "leaky1", "name": "L", "role": "agent", "password": "leaky-pass-001122"},
+    ).json()
+    key = key_client.post(f"/api/operators/{op['id']}/keys", json={"name": "k"}).json()
+    assert api.client(key=key["key"]).get("/api/calls").status_code == 200
+    reset = key_client.patch(f"/api/operators/{op['id']}", json={"password": "fresh-pass-334455"})
+    assert reset.status_code == 200
+    assert_error(api.client(key=key["key"]).get("/api/calls"), 401, "unauthorized")
+    [listed] = key_client.get(f"/api/operators/{op['id']}/keys").json()
+    assert listed["revoked_at"] is not None
+
+
+def test_a_burst_of_parallel_guesses_is_counted_as_it_arrives(accounts):
+    api, _ = accounts
+    api.client().post(
+        "/api/operators",
+        json={"login": "burst1", "name": "B", "role": "agent", "password": "burst-pass-998877"},
+    )
+    transport = httpx.HTTPTransport(local_address="127.0.0.3")
+
+    def guess(n: int) -> int:
+        response, _ = sign_in(api, "burst1", f"guess-{n}-wrong", transport=transport)
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(guess, range(12)))
+    assert statuses.count(401) <= 5 and statuses.count(429) >= 7, statuses

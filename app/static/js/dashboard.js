@@ -273,6 +273,7 @@ async function viewCall(id) {
       ),
     ),
     section(t('dash_transcript'), transcript(call)),
+    await changes('call', call.id),
     section(
       t('dash_events'),
       table(
@@ -787,7 +788,7 @@ async function guarded(action) {
     return await action();
   } catch (error) {
     if (error instanceof Unauthorized) {
-      signOut({ wrongKey: Boolean(operatorKey()), ended: true });
+      signOut({ wrongKey: Boolean(operatorKey()), ended: true, expired: !operatorKey() });
     } else {
       viewError.textContent = t('dash_error', { message: error.message });
       viewError.hidden = false;
@@ -817,7 +818,7 @@ async function render() {
   if (live) refreshTimer = setTimeout(render, REFRESH_MS);
 }
 
-async function signOut({ wrongKey = false, ended = false } = {}) {
+async function signOut({ wrongKey = false, ended = false, expired = false } = {}) {
   clearTimeout(refreshTimer);
   if (!ended && !operatorKey() && me?.via === 'session') {
     await api('/api/session', { method: 'DELETE' }).catch(() => {});
@@ -829,6 +830,8 @@ async function signOut({ wrongKey = false, ended = false } = {}) {
   $('sign-out').hidden = true;
   $('signin-area').hidden = false;
   $('signin-error').hidden = !wrongKey;
+  $('account-error').textContent = expired ? t('dash_session_ended') : '';
+  $('account-error').hidden = !expired;
   $('key').value = '';
   $('password').value = '';
   $('login').focus();
@@ -907,4 +910,4 @@ window.addEventListener('hashchange', () => {
 $('lang-switch').hash = location.hash;
 
 personas = await loadPersonas();
-if (!(await enter())) signOut({ ended: true });
+if (!(await enter().catch(() => false))) signOut({ ended: true });
