@@ -57,12 +57,18 @@ def test_sessions_and_keys_are_digests_and_end(db: Database, amal: dict):
     assert token not in stored and key["key"] not in stored
     assert operators.session_operator(db, token=token)["id"] == amal["id"]
     assert operators.key_operator(db, key=key["key"])["id"] == amal["id"]
+    # a new password ends the sessions and revokes the keys
+    operators.update_operator(db, operator_id=amal["id"], password="another-long-password")
+    assert operators.session_operator(db, token=token) is None
+    assert operators.key_operator(db, key=key["key"]) is None
+    token, _ = operators.start_session(db, operator_id=amal["id"])
+    key = operators.create_key(db, operator_id=amal["id"], name="script 2")
     # disabling stops the session and the key at once
     operators.create_operator(db, login="omar", name="Omar", role="admin", password=PASSWORD)
     operators.update_operator(db, operator_id=amal["id"], active=False)
     assert operators.session_operator(db, token=token) is None
     assert operators.key_operator(db, key=key["key"]) is None
-    assert operators.authenticate(db, login="amal", password=PASSWORD) is None
+    assert operators.authenticate(db, login="amal", password="another-long-password") is None
 
 
 def test_the_last_active_admin_stays_one(db: Database, amal: dict):
