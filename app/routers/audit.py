@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import asdict, dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from app.auth import Can
 from app.crm import audit
@@ -23,59 +24,33 @@ RecordId = Annotated[str | None, Query(max_length=40)]
 COLUMNS = ("id", "at", "operator_id", "operator_login", "action", "record_type", "record_id")
 
 
-def _filtered(db, **filters: object) -> list[dict]:
-    return audit.list_audit(db, **filters)
+@dataclass
+class AuditFilter:
+    """The filters both listings take, as query parameters."""
+
+    operator_id: QueryId = None
+    action: Word = None
+    record_type: Word = None
+    record_id: RecordId = None
+    since: Timestamp = None
+    until: Timestamp = None
+
+
+FilterDep = Annotated[AuditFilter, Depends()]
 
 
 @router.get("")
 def list_audit(
-    db: DbDep,
-    actor: Can("audit.read"),
-    operator_id: QueryId = None,
-    action: Word = None,
-    record_type: Word = None,
-    record_id: RecordId = None,
-    since: Timestamp = None,
-    until: Timestamp = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    db: DbDep, actor: Can("audit.read"), where: FilterDep, limit: Limit = 50, offset: Offset = 0
 ) -> list[dict]:
     """Changes, newest first, filtered by operator, action, record or time."""
-    return _filtered(
-        db,
-        operator_id=operator_id,
-        action=action,
-        record_type=record_type,
-        record_id=record_id,
-        since=since,
-        until=until,
-        limit=limit,
-        offset=offset,
-    )
+    return audit.list_audit(db, **asdict(where), limit=limit, offset=offset)
 
 
 @router.get(".csv", **CSV_ROUTE)
-def export_audit(
-    db: DbDep,
-    actor: Can("audit.read"),
-    operator_id: QueryId = None,
-    action: Word = None,
-    record_type: Word = None,
-    record_id: RecordId = None,
-    since: Timestamp = None,
-    until: Timestamp = None,
-) -> CSVResponse:
+def export_audit(db: DbDep, actor: Can("audit.read"), where: FilterDep) -> CSVResponse:
     """The same changes as CSV (at most 100,000)."""
-    rows = _filtered(
-        db,
-        operator_id=operator_id,
-        action=action,
-        record_type=record_type,
-        record_id=record_id,
-        since=since,
-        until=until,
-        limit=100_000,
-    )
+    rows = audit.list_audit(db, **asdict(where), limit=100_000)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([*COLUMNS, "details"])
