@@ -47,7 +47,9 @@ async def sign_in(body: SignIn, request: Request, response: Response, db: DbDep)
             operators.authenticate, db, login=login, password=body.password
         )
     if operator is None:
-        logger.warning("sign-in refused", extra={"login": login, "address": address})
+        # the login as typed only when it is one (not an email or a password typed by mistake)
+        shown = login if operators.LOGIN.match(login) else "(not a login)"
+        logger.warning("sign-in refused: login %s from %s", shown, address)
         raise HTTPException(401, WRONG)
     limiter.succeeded(login, address)
     token, expires = await run_in_threadpool(
