@@ -336,6 +336,7 @@ def test_brute_force_is_slowed_then_refused_for_that_login_and_address(accounts)
         )
     assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429]
     assert slowest >= 0.5  # the answers after the second failure are held back
+    assert "sign-in refused: login target1 from 127.0.0.1" in api.log()  # admins can see it
     refused, _ = sign_in(api, "target1", "right-pass-98765")  # even the right one, from here
     assert_error(refused, 429, "rate_limited")
     assert int(refused.headers["Retry-After"]) > 0
