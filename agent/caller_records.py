@@ -17,10 +17,9 @@ from app.crm import quotes as crm_quotes
 from app.crm import tickets as crm_tickets
 from app.crm.clock import now
 from app.crm.db import writing
-from app.crm.phones import normalise_phone
+from app.crm.phones import ARABIC_DIGITS, normalise_phone
 
 RECENT = 5
-_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
 def save_caller(
@@ -71,7 +70,7 @@ def save_caller(
 
 def record_number(raw: str, prefix: str) -> str | None:
     """'TKT-000012', 'tkt 12', '١٢' -> 'TKT-000012'; None when there are no digits."""
-    digits = re.sub(r"\D", "", raw.translate(_ARABIC_DIGITS))
+    digits = re.sub(r"\D", "", raw.translate(ARABIC_DIGITS))
     if not digits or len(digits) > 9:
         return None
     return f"{prefix}-{int(digits):06d}"

@@ -96,16 +96,30 @@ def check_csrf(request: Request, session: str) -> None:
         raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header")
 
 
-async def current_actor(
-    request: Request,
-    settings: SettingsDep,
-    db: DbDep,
+@dataclass(frozen=True)
+class Credentials:
+    """What an operator request carries: a key (`X-API-Key` or bearer) and the session cookie."""
+
+    key: str | None
+    session: str | None
+
+
+async def credentials(
     x_api_key: Annotated[str | None, Depends(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     session: Annotated[str | None, Depends(_session_cookie)],
+) -> Credentials:
+    return Credentials(x_api_key or (bearer.credentials if bearer else None), session)
+
+
+CredentialsDep = Annotated[Credentials, Depends(credentials)]
+
+
+async def current_actor(
+    request: Request, settings: SettingsDep, db: DbDep, sent: CredentialsDep
 ) -> Actor:
     """The caller of an operator route, or 401."""
-    supplied = x_api_key or (bearer.credentials if bearer else None)
+    supplied, session = sent.key, sent.session
     if supplied:
         if is_installation_key(supplied, settings):
             return INSTALLATION_ADMIN
@@ -149,9 +163,7 @@ async def codes_issuer(
     settings: SettingsDep,
     db: DbDep,
     x_server_key: Annotated[str | None, Depends(_server_key_header)],
-    x_api_key: Annotated[str | None, Depends(_api_key_header)],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    session: Annotated[str | None, Depends(_session_cookie)],
+    sent: CredentialsDep,
 ) -> Actor:
     """The trusted backend's key (`X-Server-Key`), or an operator who may issue codes."""
     trusted = settings.trusted_backend_key
@@ -160,7 +172,7 @@ async def codes_issuer(
         if secrets.compare_digest(supplied.encode(), expected.encode()):
             return TRUSTED_BACKEND
         raise _unauthorized("wrong server key")
-    actor = await current_actor(request, settings, db, x_api_key, bearer, session)
+    actor = await current_actor(request, settings, db, sent)
     return await require("codes.issue")(actor)
 
 

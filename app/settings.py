@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("ar", "en")
 DEV_KEY_PAIR = ("devkey", "secret")
+PLACEHOLDER = re.compile(r"(change-?me|x+|0+|your.*)")
+"""Key values copied from an example rather than generated."""
 
 
 class SettingsError(SystemExit):
@@ -135,7 +137,7 @@ class Settings(BaseSettings):
                 "LIVEKIT_API_KEY/LIVEKIT_API_SECRET: the dev key pair is only for a local "
                 "LiveKit server on loopback"
             )
-        if re.fullmatch(r"(change-?me|x+|0+|your.*)", self.operator_api_key.get_secret_value()):
+        if PLACEHOLDER.fullmatch(self.operator_api_key.get_secret_value()):
             raise ValueError("OPERATOR_API_KEY: a placeholder value; generate a real key")
         if self.public_host and pair == DEV_KEY_PAIR:
             raise ValueError(
@@ -144,7 +146,7 @@ class Settings(BaseSettings):
             )
         trusted = self.trusted_backend_key
         if trusted is not None:
-            if re.fullmatch(r"(change-?me|x+|0+|your.*)", trusted.get_secret_value()):
+            if PLACEHOLDER.fullmatch(trusted.get_secret_value()):
                 raise ValueError("TRUSTED_BACKEND_KEY: a placeholder value; generate a real key")
             if trusted.get_secret_value() == self.operator_api_key.get_secret_value():
                 raise ValueError("TRUSTED_BACKEND_KEY: must differ from OPERATOR_API_KEY")

@@ -23,10 +23,8 @@ from app.crm.clock import iso, now, now_iso
 from app.crm.customers import find_by_phone, get_customer
 from app.crm.db import writing
 from app.crm.errors import Conflict, InvalidInput
-from app.crm.phones import normalise_phone
+from app.crm.phones import ARABIC_DIGITS, normalise_phone
 from app.crm.queries import require
-
-LEVELS = ("anonymous", "claimed", "verified")
 
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=15)
@@ -61,8 +59,7 @@ def _hash(code: str, salt: str) -> str:
 
 
 def _digits(code: str) -> str:
-    arabic = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
-    return "".join(ch for ch in code.translate(arabic) if ch.isdigit())
+    return "".join(ch for ch in code.translate(ARABIC_DIGITS) if ch.isdigit())
 
 
 def issue_code(db: Database, *, customer_id: int, valid_for: timedelta = CODE_TTL) -> dict:

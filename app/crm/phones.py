@@ -13,7 +13,7 @@ def normalise_phone(raw: str, default_region: str = "SA") -> str:
         raise InvalidInput("phone: the number is empty")
     if len(raw) > MAX_PHONE_INPUT:
         raise InvalidInput("phone: the number is too long")
-    text = raw.strip().translate(_ARABIC_DIGITS)
+    text = raw.strip().translate(ARABIC_DIGITS)
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
@@ -35,7 +35,7 @@ def mask_phone(phone: str | None) -> str:
 # Arabic-Indic and Eastern Arabic-Indic digits, as a caller or an STT may write them; the
 # invisible direction marks (LRM, RLM, ALM, embeddings, isolates) that right-to-left text
 # puts around and inside a pasted number are dropped.
-_ARABIC_DIGITS = str.maketrans(
+ARABIC_DIGITS = str.maketrans(
     "٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹",
     "01234567890123456789",
     "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
