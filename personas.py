@@ -41,6 +41,8 @@ class Persona:
     returning_greeting: Mapping[str, str]
     """For a verified caller who has called before."""
     handoff_intro: Mapping[str, str]
+    callback_greeting: Mapping[str, str]
+    """When we call a customer back: who is calling and that it is about their request."""
     voice_setting: str
     """Settings field holding this persona's ElevenLabs voice id."""
     openai_voice: str
@@ -119,6 +121,12 @@ PERSONAS: Mapping[PersonaType, Persona] = MappingProxyType(
                 "en": "This is Ahmed at Reception again.",
                 "ar": "معك أحمد من الاستقبال مجدداً.",
             },
+            callback_greeting={
+                "en": "Hello {name}, this is Ahmed from Ornina, calling you back about your "
+                "request. Is this a good time?",
+                "ar": "مرحباً {name}، معك أحمد من أورنينا، نعاود الاتصال بك بخصوص طلبك. هل "
+                "الوقت مناسب؟",
+            },
             voice_setting="voice_reception",
             openai_voice="onyx",
             transfers_to=(PersonaType.SALES, PersonaType.COMPLAINTS),
@@ -158,6 +166,12 @@ PERSONAS: Mapping[PersonaType, Persona] = MappingProxyType(
             handoff_intro={
                 "en": "Hi, this is Sarah from Sales.",
                 "ar": "مرحباً، معك سارة من المبيعات.",
+            },
+            callback_greeting={
+                "en": "Hello {name}, this is Sarah from Ornina Sales, calling you back as "
+                "promised. Is this a good time?",
+                "ar": "مرحباً {name}، معك سارة من مبيعات أورنينا، نتصل بك كما وعدناك. هل الوقت "
+                "مناسب؟",
             },
             voice_setting="voice_sales",
             openai_voice="nova",
@@ -199,6 +213,12 @@ PERSONAS: Mapping[PersonaType, Persona] = MappingProxyType(
                 "en": "Hello, this is Mohammed from Complaints and Support.",
                 "ar": "مرحباً، معك محمد من قسم الشكاوى والدعم.",
             },
+            callback_greeting={
+                "en": "Hello {name}, this is Mohammed from Ornina Support, calling you back "
+                "about your ticket. Is this a good time?",
+                "ar": "مرحباً {name}، معك محمد من دعم أورنينا، نعاود الاتصال بك بخصوص تذكرتك. "
+                "هل الوقت مناسب؟",
+            },
             voice_setting="voice_complaints",
             openai_voice="echo",
             transfers_to=(PersonaType.RECEPTION, PersonaType.SALES),
@@ -235,11 +255,16 @@ def get_greeting(
     caller_name: str | None = None,
     *,
     returning: bool = False,
+    callback: bool = False,
 ) -> str:
     """The first sentence a persona says when a call starts with it. `caller_name` only for a
-    verified caller (the name on their record); `returning` if they have called before."""
+    verified caller (the name on their record); `returning` if they have called before;
+    `callback` when we called them."""
     spec = get_persona(persona)
     language = check_language(language)
+    if callback:
+        text = " ".join(spec.callback_greeting[language].format(name=caller_name or "").split())
+        return text.replace(" ,", ",").replace(" ،", "،")
     if caller_name:
         greeting = spec.returning_greeting if returning else spec.named_greeting
         return greeting[language].format(name=caller_name)

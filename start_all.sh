@@ -62,8 +62,28 @@ else
   export PUBLIC_MODE=false
 fi
 
+# The phone line (LiveKit's SIP service with Redis) runs beside the embedded LiveKit server
+# unless SIP_ENABLED=false; with an external server, its own SIP service answers calls.
+: "${SIP_ENABLED:=$(env_value SIP_ENABLED)}"
+if [ "$LIVEKIT_EMBEDDED" = true ] && [ "${SIP_ENABLED:-true}" != false ]; then
+  export PHONE_LINE=true
+  # what scripts/run_sip.sh and scripts/run_redis.sh read, from .env unless set already
+  for name in SIP_PORT SIP_LINES SIP_RTP_PORT_START SIP_RTP_PORT_END REDIS_PORT; do
+    value="${!name:-$(env_value "$name")}"
+    if [ -n "$value" ]; then export "$name=$value"; fi
+  done
+  line="${SIP_LINES:-+15550100}"; line="${line%%,*}"; line="${line%%=*}"
+  if [ "$PUBLIC_MODE" = true ]; then
+    echo "==> phone line on: for your SIP trunk provider open UDP and TCP ${SIP_PORT:-5060} and UDP ${SIP_RTP_PORT_START:-10000}-${SIP_RTP_PORT_END:-10100} (README, \"The phone line\")"
+  else
+    echo "==> phone line on: a softphone on this machine can dial sip:$line@127.0.0.1:${SIP_PORT:-5060} (README, \"The phone line\")"
+  fi
+else
+  export PHONE_LINE=false
+fi
+
 LIVEKIT_URL="$([ "$LIVEKIT_EMBEDDED" = true ] && echo "" || echo "$LIVEKIT_URL")" \
-  PUBLIC_MODE="$PUBLIC_MODE" scripts/bootstrap.sh
+  PUBLIC_MODE="$PUBLIC_MODE" PHONE_LINE="$PHONE_LINE" scripts/bootstrap.sh
 
 .venv/bin/python -m app.preflight
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from livekit import rtc
@@ -15,10 +15,14 @@ from sqlite_utils import Database
 
 from agent.crm import CallCrm
 from agent.metadata import CallMetadata
+from agent.phone import PhoneCall
 from app.crm import NotFound
 from app.crm import calls as crm_calls
 from app.crm import customers as crm_customers
+from app.crm import follow_ups as crm_follow_ups
 from app.crm import identity as crm_identity
+from app.crm import tickets as crm_tickets
+from app.telephony.lines import PhoneLine
 from personas import PersonaType
 
 logger = logging.getLogger("ornina.agent.call")
@@ -36,6 +40,7 @@ IDENTITY_METHODS = {
     "caller_id": "caller ID on a trusted phone line",
     "trusted_token": "signed in on the Ornina website",
     "in_call_code": "one-time code given in this call",
+    "callback": "we are calling the number on their record",
     "": "verified",
 }
 
@@ -79,6 +84,16 @@ class CallState:
     """The call's room, where the caller's app reads who is speaking; None in text sessions."""
     secrets: tuple[str, ...] = ()
     """Configured secret values no persona may ever say (see `agent.output_guard`)."""
+    phone: PhoneCall | None = None
+    """The SIP side of a phone call; None on a web call."""
+    human_line: str = ""
+    """Where a phone caller who asks for a person is transferred (SIP_TRANSFER_TO)."""
+    callback_about: str | None = None
+    """On a callback we place: what we call about (the ticket or follow-up)."""
+
+    @property
+    def channel(self) -> str:
+        return "phone" if self.phone is not None else "web"
 
     async def announce(self) -> None:
         """Tell the caller's app who is speaking now, as attributes of the agent participant
@@ -98,6 +113,15 @@ class CallState:
     def caller_facts(self) -> str:
         """What is known about the caller and what they may be told, for the persona's prompt.
         Nothing from a record reaches the prompt before the caller is verified."""
+        channel = "This is a phone call. " if self.phone is not None else "This is a web call. "
+        if self.callback_about:
+            channel += (
+                f"We are calling the customer back (they did not call us): {self.callback_about} "
+                "Say why you are calling and help them with it. "
+            )
+        return channel + self._identity_facts()
+
+    def _identity_facts(self) -> str:
         if self.verified and self.customer_id is not None:
             return (
                 f"The caller is verified ({IDENTITY_METHODS[self.identity_method or '']}) as "
@@ -132,20 +156,26 @@ async def open_call(
     default_language: str,
     region: str = "SA",
     voice: VoiceModels | None = None,
+    phone: PhoneCall | None = None,
+    line: PhoneLine | None = None,
     caller_id: str = "",
 ) -> CallState:
-    """The state of a call starting now: its CRM row (created if the dispatch named none), who
-    the caller has proven to be (the call row's identity, or `caller_id`, a number a trusted
-    trunk vouches for), and the language to greet in."""
+    """The state of a call starting now: its CRM row (created if the dispatch named none; a
+    phone call's from the line dialled), who the caller has proven to be (the call row's
+    identity, or `caller_id`, a number a trusted trunk vouches for), and the language to greet
+    in."""
+    if line is not None and meta.call_id is None:
+        meta = replace(meta, department=line.department, language=meta.language or line.language)
     resolved = await crm.run(
         _resolve_call,
         meta=meta,
         room=room,
         default_language=default_language,
         region=region,
+        phone=phone,
         caller_id=caller_id,
     )
-    call, customer, returning, problems = resolved
+    call, customer, returning, problems, about = resolved
     if problems:
         logger.warning("bad dispatch metadata", extra={"problems": problems, "room": room})
         crm.submit(
@@ -165,6 +195,8 @@ async def open_call(
         claimed_name=meta.name or call["caller_name"],
         caller_phone=call["caller_phone"] or meta.phone,
         voice=voice,
+        phone=phone,
+        callback_about=about,
     )
 
 
@@ -175,8 +207,9 @@ def _resolve_call(
     room: str,
     default_language: str,
     region: str,
+    phone: PhoneCall | None,
     caller_id: str,
-) -> tuple[dict, dict | None, bool, list[str]]:
+) -> tuple[dict, dict | None, bool, list[str], str | None]:
     problems = list(meta.problems)
     call = None
     if meta.call_id is not None:
@@ -185,7 +218,9 @@ def _resolve_call(
         except NotFound:
             problems.append("call_id does not name a call")
     if call is None:
-        call = _create_call(db, meta=meta, room=room, language=meta.language or default_language)
+        call = _create_call(
+            db, meta=meta, room=room, language=meta.language or default_language, phone=phone
+        )
     if caller_id and call["identity_level"] != "verified":
         call = crm_identity.mark_caller_id(db, call_id=call["id"], phone=caller_id, region=region)
 
@@ -202,15 +237,34 @@ def _resolve_call(
     if language != call["language"]:
         crm_calls.set_call_language(db, call_id=call["id"], language=language)
         call = crm_calls.get_call(db, call_id=call["id"])
-    return call, customer, returning, problems
+    return call, customer, returning, problems, _callback_about(db, call)
 
 
-def _create_call(db: Database, *, meta: CallMetadata, room: str, language: str) -> dict:
+def _callback_about(db: Database, call: dict) -> str | None:
+    """What a callback is about, for the persona (the call is to the customer's own number)."""
+    if call["callback_ticket_id"] is not None:
+        ticket = crm_tickets.get_ticket(db, ticket_id=call["callback_ticket_id"])
+        return (
+            f"their ticket {ticket['number']} ({ticket['status']}), subject: "
+            f"{ticket['subject']}; details: {ticket['description'][:500] or '-'}."
+        )
+    if call["callback_follow_up_id"] is not None:
+        follow_up = crm_follow_ups.get_follow_up(db, follow_up_id=call["callback_follow_up_id"])
+        return f"the follow-up due {follow_up['due_at'][:10]}: {follow_up['note'][:500] or '-'}."
+    return None
+
+
+def _create_call(
+    db: Database, *, meta: CallMetadata, room: str, language: str, phone: PhoneCall | None
+) -> dict:
     fields = dict(
         language=language,
         department=meta.department.value,
         caller_name=meta.name,
-        caller_phone=meta.phone,
+        # a phone call's number is the caller ID; a claim unless the trunk is trusted
+        caller_phone=(phone.caller_number or None) if phone is not None else meta.phone,
+        channel="phone" if phone is not None else "web",
+        dialled_number=phone.dialled_number or None if phone is not None else None,
     )
     try:
         return crm_calls.create_call(db, room=room, **fields)

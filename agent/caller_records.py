@@ -107,7 +107,12 @@ def schedule_follow_up(
 
 
 def open_callback_ticket(
-    db: Database, *, call_id: int, customer_id: int | None, description: str
+    db: Database,
+    *,
+    call_id: int,
+    customer_id: int | None,
+    description: str,
+    subject: str = "Call back: the assistant could not finish the call",
 ) -> dict | None:
     """A callback ticket for a call the agent could not finish: on the verified caller's
     record, or on the call (for an operator to link) when the caller left a number to call;
@@ -118,7 +123,7 @@ def open_callback_ticket(
         db,
         customer_id=customer_id,
         call_id=call_id,
-        subject="Call back: the assistant could not finish the call",
+        subject=subject,
         category="callback",
         priority="high",
         description=description,

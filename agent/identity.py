@@ -1,19 +1,11 @@
-"""Who the caller has proven to be, as the persona hears it: the caller ID of a phone call on a
-trusted trunk, and the words a persona uses when something needs a verified caller.
+"""What a persona says when something needs a verified caller (the caller ID of a phone call on a
+trusted trunk is read in `agent.phone`).
 
 A number typed on the call page or said in the call is a claim and unlocks nothing; see
 `app.crm.identity` for the levels, the codes and their limits.
 """
 
 from __future__ import annotations
-
-from livekit import rtc
-
-from app.crm import InvalidInput
-from app.crm.phones import normalise_phone
-
-SIP_PHONE = "sip.phoneNumber"
-SIP_TRUNK = "sip.trunkID"
 
 VERIFY_OFFER = {
     "en": (
@@ -53,21 +45,3 @@ def not_verified(language: str) -> str:
         "already' or an operator's say-so prove nothing). Do not hint at whether a record "
         "exists. Offer verification with verify_identity. " + say(language, VERIFY_OFFER)
     )
-
-
-def caller_id(
-    participant: rtc.RemoteParticipant | None, trusted_trunks: frozenset[str], region: str
-) -> str:
-    """The caller's number (E.164) when LiveKit's SIP service put this participant in the room
-    from a trusted trunk; "" otherwise. Attributes alone prove nothing: a web caller's token
-    could carry any, so the participant must be of the SIP kind, which only the SIP service's
-    own token has."""
-    if participant is None or participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_SIP:
-        return ""
-    attributes = participant.attributes
-    if attributes.get(SIP_TRUNK, "") not in trusted_trunks:
-        return ""
-    try:
-        return normalise_phone(attributes.get(SIP_PHONE, ""), region)
-    except InvalidInput:
-        return ""

@@ -1,9 +1,10 @@
 """The job metadata the API puts on each dispatch, read defensively.
 
 `{"call_id": int, "department": "reception"|"sales"|"complaints", "language": "ar"|"en"|null,
-"name": str|null, "phone": "+E164"|null}`. Anything missing or malformed falls back to a safe
-value (Reception, the default language, no caller details) and is reported as a problem, so a
-bad dispatch still gets answered.
+"name": str|null, "phone": "+E164"|null}` from the API, or `{"channel": "phone"}` from the
+phone line's dispatch rule (the worker opens that call's row from the SIP participant).
+Anything missing or malformed falls back to a safe value (Reception, the default language, no
+caller details) and is reported as a problem, so a bad dispatch still gets answered.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def parse_metadata(raw: str | None, *, region: str = "SA") -> CallMetadata:
     if isinstance(call_id, bool) or not isinstance(call_id, int) or call_id <= 0:
         if "call_id" in data:
             problems.append("call_id is not a positive integer")
-        elif data:
+        elif data and data.get("channel") != "phone":
             problems.append("call_id is missing")
         call_id = None
 

@@ -38,3 +38,29 @@ def apology(language: str, ticket_number: str | None) -> str:
     if ticket_number:
         return APOLOGY_WITH_TICKET[language].format(number=ticket_number)
     return APOLOGY[language]
+
+
+HUMAN_TRANSFER = {
+    "en": "Of course. I'm transferring you to a colleague now, please stay on the line.",
+    "ar": "بالتأكيد. سأحوّلك الآن إلى أحد زملائي، يرجى البقاء على الخط.",
+}
+"""Said just before the SIP REFER hands a phone caller to a person."""
+
+NO_HUMAN = {
+    "web": {
+        "en": "I can't put you through to a person from a web call, but our team can call you "
+        "back.",
+        "ar": "لا أستطيع تحويلك إلى موظف من مكالمة عبر الموقع، لكن يمكن لفريقنا معاودة الاتصال بك.",
+    },
+    "no_destination": {
+        "en": "I'm sorry, no colleague can take calls right now, but our team can call you back.",
+        "ar": "عذراً، لا يوجد زميل متاح لاستقبال المكالمات الآن، لكن يمكن لفريقنا معاودة "
+        "الاتصال بك.",
+    },
+    "failed": {
+        "en": "I'm sorry, I couldn't put you through to a colleague, but our team can call you "
+        "back.",
+        "ar": "عذراً، لم أتمكن من تحويلك إلى أحد زملائي، لكن يمكن لفريقنا معاودة الاتصال بك.",
+    },
+}
+"""Why a caller who asked for a person stays with the persona (a callback ticket follows)."""

@@ -24,7 +24,13 @@ from pydantic import Field
 from agent.call_state import CallState
 from agent.output_guard import REFUSAL, OutputGuard
 from agent.routing import detect_department, routing_hint
-from agent.tools import ComplaintsTools, ContactTools, ReceptionTools, SalesTools
+from agent.tools import (
+    ComplaintsTools,
+    ContactTools,
+    HumanTransferTools,
+    ReceptionTools,
+    SalesTools,
+)
 from agent.tools.guard import guarded, text_arg
 from agent.transfer import handoff_context, record_transfer
 from app.crm import calls as crm_calls
@@ -42,9 +48,10 @@ LANGUAGE_NAMES = {"ar": "Arabic", "en": "English"}
 Language = Annotated[str, Field(json_schema_extra={"enum": list(LANGUAGES)})]
 
 
-class PersonaAgent(ContactTools, Agent):
-    """A persona: its words and voice from personas.py, the tools every persona has, and its
-    department's tools from the mixins of the subclass."""
+class PersonaAgent(ContactTools, HumanTransferTools, Agent):
+    """A persona: its words and voice from personas.py, the tools every persona has (contact
+    details, verification, a person on the line), and its department's tools from the mixins of
+    the subclass."""
 
     persona: ClassVar[PersonaType]
 
@@ -95,7 +102,11 @@ class PersonaAgent(ContactTools, Agent):
         await state.announce()
         if not self._handed_over:
             greeting = get_greeting(
-                self.persona, state.language, state.caller_name, returning=state.returning
+                self.persona,
+                state.language,
+                state.caller_name,
+                returning=state.returning,
+                callback=state.callback_about is not None,
             )
             self.session.say(greeting)
             return

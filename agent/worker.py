@@ -26,13 +26,14 @@ from livekit.agents import (
 from livekit.agents.worker import ServerEnvOption
 from livekit.plugins import silero
 
-from agent import identity, log_privacy, stop_signals
+from agent import log_privacy, stop_signals
 from agent.call_state import CallState, open_call
 from agent.crm import CallCrm
 from agent.local_tts import EspeakTTS, espeak_available
 from agent.metadata import parse_metadata
 from agent.notices import APOLOGY, NOT_CONFIGURED
 from agent.output_guard import configured_secrets
+from agent.phone import PhoneCall, phone_call, trusted_trunks, wait_until_answered
 from agent.providers import Providers, pipeline_available, tls_context
 from agent.recorder import CallRecorder
 from agent.session import create_session, start_call
@@ -40,6 +41,7 @@ from agent.status_server import serve_status
 from app.crm import calls as crm_calls
 from app.crm.phones import mask_phone
 from app.settings import Settings, get_settings
+from app.telephony.lines import line_for
 
 logger = logging.getLogger("ornina.agent.worker")
 
@@ -62,6 +64,8 @@ STFT of the agent's audio on the call's event loop; under load it blocked that l
 the call's audio, for 0.5-1 s at a time (bench/, BENCHMARKS.md). The cost: an interrupted reply
 is kept in the transcript as generated up to the interruption rather than as heard."""
 PARTICIPANT_TIMEOUT = 20.0
+CALLBACK_RING_TIMEOUT = 60.0
+"""How long a callback rings before the agent gives up (the trunk may give up earlier)."""
 NOTICE_PLAYOUT_TIMEOUT = 30.0
 PREWARM_IMPORTS = (
     "anyio._backends._asyncio",
@@ -190,6 +194,7 @@ async def entrypoint(ctx: JobContext) -> None:
     try:
         await ctx.connect()
         caller = await _first_caller(ctx)
+        phone = phone_call(caller, settings.phone_default_region)
         crm = await CallCrm.open(settings.crm_db_path)
         state = await open_call(
             crm,
@@ -198,15 +203,27 @@ async def entrypoint(ctx: JobContext) -> None:
             default_language=settings.default_language,
             region=settings.phone_default_region,
             voice=providers,
-            caller_id=identity.caller_id(
-                caller, settings.trusted_trunks, settings.phone_default_region
-            ),
+            phone=phone,
+            line=line_for(settings.phone_lines, phone.dialled_number) if phone else None,
+            caller_id=await _trusted_caller_id(ctx, settings, phone),
         )
     except Exception:
         logger.exception("could not open the call in the CRM")
         language = meta.language or settings.default_language
         await _speak_and_leave(ctx, APOLOGY[language], language=language)
         return
+    state.human_line = settings.sip_transfer_to
+    if phone is not None and caller is not None and meta.call_id is not None:
+        # a callback we placed: greet once the customer picks up, not while it rings
+        if not await wait_until_answered(ctx.room, caller, CALLBACK_RING_TIMEOUT):
+            logger.info("callback not answered", extra={"call_id": state.call_id})
+            await crm.run(crm_calls.end_call, call_id=state.call_id, outcome="not_answered")
+            await crm.aclose()
+            if providers is not None:
+                await providers.aclose()
+            ctx.delete_room()
+            ctx.shutdown(reason="callback not answered")
+            return
 
     if providers is None:
         state.outcome = "providers_not_configured"
@@ -287,6 +304,16 @@ async def _speak_and_leave(
     except Exception:
         logger.exception("could not play the notice")
     session.shutdown()
+
+
+async def _trusted_caller_id(ctx: JobContext, settings: Settings, phone: PhoneCall | None) -> str:
+    """The caller's number when the phone call came over a trunk whose caller ID we trust."""
+    if phone is None or not phone.caller_number:
+        return ""
+    trusted = await trusted_trunks(
+        ctx.api, settings.trusted_trunks, trust_provisioned=settings.sip_trust_caller_id
+    )
+    return phone.caller_number if phone.trunk_id in trusted else ""
 
 
 async def _first_caller(ctx: JobContext) -> rtc.RemoteParticipant | None:

@@ -1,14 +1,18 @@
 """What `/readyz` checks: the CRM file takes writes, the worker answers its health endpoint
-under our agent name, and the LiveKit server answers."""
+under our agent name, the LiveKit server answers and, with the phone line on, LiveKit's SIP
+service is healthy and the inbound trunk and its dispatch rule are provisioned."""
 
 from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import httpx
+from livekit import api
 
 from app.crm import connect
 from app.settings import Settings
+from app.telephony import provisioning, sip_ping
 
 TIMEOUT = httpx.Timeout(2.0)
 
@@ -58,11 +62,38 @@ async def check_livekit(settings: Settings, client: httpx.AsyncClient) -> str | 
     return None if response.status_code == 200 else f"LiveKit answered {response.status_code}"
 
 
+async def check_sip(settings: Settings) -> str | None:
+    """The SIP service answers a SIP OPTIONS, and LiveKit holds our trunk and rule."""
+    try:
+        status = await sip_ping.ping(settings.sip_port, timeout=TIMEOUT.read)
+    except (TimeoutError, OSError):
+        return f"SIP service not answering on port {settings.sip_port}"
+    if not status.startswith("SIP/2.0 200"):
+        return f"SIP service answered {status[:40]!r}"
+    try:
+        async with api.LiveKitAPI(
+            settings.livekit_http_url,
+            settings.livekit_api_key,
+            settings.livekit_api_secret.get_secret_value(),
+            timeout=aiohttp.ClientTimeout(total=TIMEOUT.read),
+        ) as lk:
+            found = await provisioning.find(lk)
+    except Exception:  # noqa: BLE001 - any failure means "SIP API not answering"
+        return "LiveKit's SIP API not answering"
+    if found["inbound_trunk_id"] is None or found["dispatch_rule_id"] is None:
+        return "inbound trunk not provisioned yet (logs/telephony.log)"
+    return None
+
+
 async def readiness(settings: Settings) -> dict[str, str | None]:
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-        crm, worker, livekit = await asyncio.gather(
+        checks = [
             asyncio.to_thread(check_crm, settings),
             check_worker(settings, client),
             check_livekit(settings, client),
-        )
-    return {"crm": crm, "agent_worker": worker, "livekit": livekit}
+        ]
+        if settings.phone_line:
+            checks.append(check_sip(settings))
+        results = await asyncio.gather(*checks)
+    names = ("crm", "agent_worker", "livekit", "sip")
+    return dict(zip(names, results, strict=False))

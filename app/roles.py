@@ -12,12 +12,13 @@ PERMISSIONS = MappingProxyType(
         "tickets.write": "open tickets and change their status",
         "codes.issue": "give a customer a one-time verification code",
         "calls.link": "link an unverified call to a customer",
+        "calls.place": "phone a customer back about their ticket or follow-up",
         "audit.read": "read the audit trail",
         "catalog.write": "change the service catalog",
         "operators.manage": "create, change and disable operators, and revoke anyone's keys",
     }
 )
-_AGENT = frozenset({"read", "customers.write", "tickets.write", "codes.issue"})
+_AGENT = frozenset({"read", "customers.write", "tickets.write", "codes.issue", "calls.place"})
 _SUPERVISOR = _AGENT | {"calls.link", "audit.read"}
 ROLE_PERMISSIONS = MappingProxyType(
     {

@@ -41,6 +41,12 @@ class CallStarted(BaseModel):
     identity_level: Literal["anonymous", "claimed", "verified"]
 
 
+class CallbackPlaced(BaseModel):
+    call_id: int
+    room: str
+    status: Literal["dialling"]
+
+
 class VerificationCodeCreate(Body):
     valid_minutes: int = Field(default=15, ge=1, le=60)
 
@@ -162,6 +168,7 @@ _ERROR_DESCRIPTIONS = {
     422: "Invalid input",
     429: "Rate limited (see `Retry-After`)",
     503: "Not ready",
+    502: "LiveKit refused or did not answer",
 }
 
 

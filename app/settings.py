@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.telephony.lines import PhoneLine, parse_lines
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("ar", "en")
 DEV_KEY_PAIR = ("devkey", "secret")
@@ -82,6 +84,36 @@ class Settings(BaseSettings):
     customer's number on one of them is verified as that customer."""
     token_endpoint_cors_origins: str = ""
     """Comma-separated web origins allowed to call POST /api/token from a browser."""
+
+    # The phone line (LiveKit's SIP service; README, "The phone line")
+    sip_enabled: bool = True
+    """The phone line beside the embedded LiveKit server (start_all.sh reads it)."""
+    phone_line: bool = False
+    """The embedded SIP service and Redis run (start_all.sh sets it: the embedded LiveKit server
+    and SIP_ENABLED); the API's readiness then names the SIP service."""
+    sip_port: int = Field(default=5060, ge=1, le=65535)
+    sip_lines: str = "+15550100"
+    """Comma-separated numbers callers dial, each optionally `=department[:language]`
+    (`+15550100=reception:ar,+15550101=reception:en,+15550102=sales`). Calls to any other
+    number are refused."""
+    sip_allowed_addresses: str = "127.0.0.1/32"
+    """Comma-separated addresses or CIDR ranges a call may come from (the trunk provider's)."""
+    sip_auth_username: str = ""
+    sip_auth_password: SecretStr | None = None
+    """Digest authentication the caller's side must pass (both or neither)."""
+    sip_trust_caller_id: bool = False
+    """Trust the caller ID on the provisioned inbound trunk: a call from a customer's number is
+    verified as that customer. Only for a trunk whose provider vouches for caller ID."""
+    sip_transfer_to: str = Field(default="", pattern=r"^((sip|tel):\S{3,200})?$")
+    """Where "a person, please" goes (`sip:desk@pbx.example.com`, `tel:+15550199`); empty: a
+    callback ticket instead."""
+    sip_outbound_address: str = Field(default="", pattern=r"^([A-Za-z0-9.-]+(:[0-9]{1,5})?)?$")
+    """The trunk provider's SIP address for callbacks (`sip.example.com:5060`); empty: no
+    outbound calls."""
+    sip_outbound_number: str = ""
+    """The number callbacks come from (E.164)."""
+    sip_outbound_username: str = ""
+    sip_outbound_password: SecretStr | None = None
     public_host: str = Field(
         default="", pattern=r"^([A-Za-z0-9][A-Za-z0-9.-]{0,252}|[0-9.]{7,15})?$"
     )
@@ -123,6 +155,8 @@ class Settings(BaseSettings):
         "eleven_api_key",
         "token_endpoint_key",
         "trusted_backend_key",
+        "sip_auth_password",
+        "sip_outbound_password",
         mode="before",
     )
     @classmethod
@@ -160,6 +194,38 @@ class Settings(BaseSettings):
             if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path:
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
         return value
+
+    @field_validator("sip_lines")
+    @classmethod
+    def _lines(cls, value: str) -> str:
+        parse_lines(value)
+        return value
+
+    @field_validator("sip_allowed_addresses")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for item in filter(None, (a.strip() for a in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError("each item must be an IP address or a CIDR range") from None
+        return value
+
+    @model_validator(mode="after")
+    def _sip_pairs(self) -> Settings:
+        if bool(self.sip_auth_username) != (self.sip_auth_password is not None):
+            raise ValueError("SIP_AUTH_USERNAME/SIP_AUTH_PASSWORD: set both or neither")
+        if self.sip_outbound_address and not self.sip_outbound_number:
+            raise ValueError("SIP_OUTBOUND_NUMBER: callbacks need the number they come from")
+        return self
+
+    @property
+    def phone_lines(self) -> tuple[PhoneLine, ...]:
+        return parse_lines(self.sip_lines)
+
+    @property
+    def allowed_addresses(self) -> list[str]:
+        return [a.strip() for a in self.sip_allowed_addresses.split(",") if a.strip()]
 
     @property
     def trusted_trunks(self) -> frozenset[str]:

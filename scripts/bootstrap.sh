@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the call center needs on a fresh machine, and skips what is already there:
-# Debian packages, the Python venv with pinned requirements, the LiveKit server build.
+# Debian packages, the Python venv with pinned requirements, the LiveKit server build and, for
+# the phone line, LiveKit's SIP service.
 # Usage: scripts/bootstrap.sh [--dev]   (--dev adds the test tools)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +21,15 @@ command -v npm >/dev/null || APT_PACKAGES+=(npm)
 # Public mode serves HTTPS through Caddy; the tests of public mode build network namespaces.
 { [ "$DEV" = 1 ] || [ "${PUBLIC_MODE:-false}" = true ]; } && APT_PACKAGES+=(caddy)
 [ "$DEV" = 1 ] && APT_PACKAGES+=(iproute2)
+# The phone line: Redis, and what LiveKit's SIP service is built with (cgo); the tests call it
+# with real SIP clients (baresip, SIPp).
+PHONE=0
+{ [ "$DEV" = 1 ] || [ "${PHONE_LINE:-false}" = true ]; } && PHONE=1
+[ "$PHONE" = 1 ] && APT_PACKAGES+=(redis-server)
+if [ "$PHONE" = 1 ] && ! scripts/install_livekit_sip.sh --check; then
+  APT_PACKAGES+=(pkg-config libopus-dev libopusfile-dev libsoxr-dev)
+fi
+[ "$DEV" = 1 ] && APT_PACKAGES+=(baresip-core sip-tester)
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 missing=()
@@ -66,6 +76,10 @@ fi
 # The embedded LiveKit server, unless an external one is configured.
 if [ -z "${LIVEKIT_URL:-}" ] || [ "$DEV" = 1 ]; then
   scripts/install_livekit_server.sh
+fi
+# LiveKit's SIP service, for the phone line.
+if [ "$PHONE" = 1 ]; then
+  scripts/install_livekit_sip.sh
 fi
 
 # --- browser vendor files (call page) ---------------------------------------------------------

@@ -6,11 +6,17 @@
 # every interface, advertised as PUBLIC_IP (or PUBLIC_HOST when that is an address; else
 # discovered by STUN); the key pair comes from the environment (start_all.sh generates one);
 # with PUBLIC_TURN_TLS_PORT set, LiveKit's TURN server over TLS with Caddy's certificate.
+# With the phone line on (PHONE_LINE=true), Redis is shared with the SIP service.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LIVEKIT="$ROOT/bin/livekit-server"
+# With the phone line on, the server and the SIP service share Redis (multi-node mode).
+redis=()
+if [ "${PHONE_LINE:-false}" = true ]; then
+  redis=(--redis-host "127.0.0.1:${REDIS_PORT:-6380}")
+fi
 if [ -z "${PUBLIC_HOST:-}" ]; then
-  exec "$LIVEKIT" --config "$ROOT/config/livekit.yaml"
+  exec "$LIVEKIT" --config "$ROOT/config/livekit.yaml" "${redis[@]}"
 fi
 
 is_ip() { [[ "$1" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; }
@@ -73,4 +79,4 @@ room:
   empty_timeout: 300
   departure_timeout: 20
 YAML
-exec "$LIVEKIT" --config "$config"
+exec "$LIVEKIT" --config "$config" "${redis[@]}"

@@ -59,7 +59,7 @@ def test_supervisord_runs_api_agent_and_embedded_livekit_with_restarts_and_rotat
     programs = {
         s.split(":", 1)[1]: dict(parser[s]) for s in parser.sections() if s.startswith("program:")
     }
-    assert set(programs) == {"api", "agent", "livekit", "caddy"}
+    assert set(programs) == {"api", "agent", "livekit", "caddy", "redis", "sip", "telephony"}
     assert programs["api"]["command"].endswith("-m app")
     assert programs["agent"]["command"].endswith("-m agent start")
     assert programs["livekit"]["command"] == "%(here)s/scripts/run_livekit.sh"
@@ -67,8 +67,16 @@ def test_supervisord_runs_api_agent_and_embedded_livekit_with_restarts_and_rotat
     assert programs["livekit"]["autostart"] == "%(ENV_LIVEKIT_EMBEDDED)s"
     assert programs["caddy"]["command"] == "%(here)s/scripts/run_caddy.sh"
     assert programs["caddy"]["autostart"] == "%(ENV_PUBLIC_MODE)s"
+    # the phone line: Redis and LiveKit's SIP service kept alive, the trunk provisioned once
+    for name in ("redis", "sip", "telephony"):
+        assert programs[name]["autostart"] == "%(ENV_PHONE_LINE)s", name
+    assert programs["sip"]["command"] == "%(here)s/scripts/run_sip.sh"
+    assert "bin/livekit-sip" in (PROJECT_ROOT / "scripts" / "run_sip.sh").read_text()
+    assert programs["telephony"]["command"].endswith("-m app.telephony apply --wait")
+    assert programs["telephony"]["autorestart"] == "unexpected"
     for name, program in programs.items():
-        assert program["autorestart"] == "true", name
+        if name != "telephony":
+            assert program["autorestart"] == "true", name
         assert program["stdout_logfile"].startswith("%(here)s/logs/"), name
         assert int(program["stdout_logfile_backups"]) > 0, name
     # the worker drains on SIGTERM: stopped after the API, before LiveKit, with a long wait
@@ -77,6 +85,8 @@ def test_supervisord_runs_api_agent_and_embedded_livekit_with_restarts_and_rotat
     priorities = {name: int(p["priority"]) for name, p in programs.items()}
     # in public mode Caddy carries every caller's connection: it stops last
     assert priorities["caddy"] < priorities["livekit"] < priorities["agent"] < priorities["api"]
+    # Redis outlives the LiveKit server and the SIP service that use it
+    assert priorities["redis"] < priorities["livekit"] < priorities["sip"] < priorities["agent"]
     assert (PROJECT_ROOT / "app" / "__main__.py").exists()
     assert (PROJECT_ROOT / "agent" / "__main__.py").exists()
     assert (PROJECT_ROOT / "logs").is_dir()

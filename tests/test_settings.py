@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from app.settings import Settings, SettingsError, load_settings
+from app.telephony.lines import line_for
 from tests.support import PROJECT_ROOT, PYTHON, clean_env
 
 OPERATOR_KEY = "op-key-Zq9W7xT4uM2nB6vK"
@@ -98,6 +99,14 @@ def test_a_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str):
         ("CALLS_RATE_LIMIT_PER_MINUTE", "lots"),
         ("API_PORT", "70000"),
         ("API_PORT", "http"),
+        ("SIP_LINES", "+15550100,call-me"),
+        ("SIP_LINES", "+15550100=billing"),
+        ("SIP_LINES", "+15550100=sales:fr"),
+        ("SIP_LINES", "+15550100,+15550100=sales"),
+        ("SIP_ALLOWED_ADDRESSES", "127.0.0.1/32,provider.example.com"),
+        ("SIP_TRANSFER_TO", "desk@pbx.example.com"),
+        ("SIP_OUTBOUND_ADDRESS", "sip://pbx.example.com"),
+        ("SIP_PORT", "0"),
     ],
 )
 def test_an_invalid_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str):
@@ -219,3 +228,30 @@ def test_public_mode_refuses_the_dev_key_pair(monkeypatch: pytest.MonkeyPatch):
 def test_trusted_backend_key_is_not_the_operator_key(monkeypatch: pytest.MonkeyPatch):
     assert "TRUSTED_BACKEND_KEY" in refusal(monkeypatch, TRUSTED_BACKEND_KEY=OPERATOR_KEY)
     assert "TRUSTED_BACKEND_KEY" in refusal(monkeypatch, TRUSTED_BACKEND_KEY="short")
+
+
+def test_phone_lines_route_by_number(monkeypatch: pytest.MonkeyPatch):
+    settings = load(
+        monkeypatch, SIP_LINES="+15550100=reception:ar, +15550101=reception:en,15550102=sales"
+    )
+    assert [(x.number, x.department.value, x.language) for x in settings.phone_lines] == [
+        ("+15550100", "reception", "ar"),
+        ("+15550101", "reception", "en"),
+        ("15550102", "sales", None),
+    ]
+    assert line_for(settings.phone_lines, "+15550102").department.value == "sales"
+    assert line_for(settings.phone_lines, "15550101").language == "en"
+    assert line_for(settings.phone_lines, "+15559999") is None
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"SIP_AUTH_USERNAME": "ornina"}, "SIP_AUTH_USERNAME/SIP_AUTH_PASSWORD"),
+        ({"SIP_AUTH_PASSWORD": "a-long-sip-password"}, "SIP_AUTH_USERNAME/SIP_AUTH_PASSWORD"),
+        ({"SIP_OUTBOUND_ADDRESS": "sip.example.com:5060"}, "SIP_OUTBOUND_NUMBER"),
+    ],
+)
+def test_sip_settings_that_come_in_pairs(monkeypatch: pytest.MonkeyPatch, env: dict, named: str):
+    message = refusal(monkeypatch, **env)
+    assert named in message and "a-long-sip-password" not in message

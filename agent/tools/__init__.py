@@ -2,6 +2,13 @@
 
 from agent.tools.complaints import ComplaintsTools
 from agent.tools.contact import ContactTools, ReceptionTools
+from agent.tools.human import HumanTransferTools
 from agent.tools.sales import SalesTools
 
-__all__ = ["ComplaintsTools", "ContactTools", "ReceptionTools", "SalesTools"]
+__all__ = [
+    "ComplaintsTools",
+    "ContactTools",
+    "HumanTransferTools",
+    "ReceptionTools",
+    "SalesTools",
+]

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlite_utils import Database
 
-from app.crm.calls import DEPARTMENTS
+from app.crm.calls import CHANNELS, DEPARTMENTS
 from app.crm.clock import iso, parse
 from app.crm.errors import InvalidInput
 
@@ -129,10 +129,24 @@ def persona_analytics(db: Database, *, since: str | None = None, until: str | No
         figures["latency_turns"] = len(values)
         figures["turn_latency_p50"] = _percentile(values, 0.5)
         figures["turn_latency_p90"] = _percentile(values, 0.9)
+    channels = dict.fromkeys(CHANNELS, 0)
+    for row in db.query(
+        "SELECT channel, COUNT(*) AS n FROM calls WHERE created_at >= ? AND created_at < ?"
+        " GROUP BY channel",
+        bounds,
+    ):
+        channels[row["channel"]] = row["n"]
+    human = db.execute(
+        f"SELECT COUNT(DISTINCT call_id) FROM call_events WHERE call_id IN ({_CALLS_IN_RANGE})"
+        " AND kind = 'human_transfer'",
+        bounds,
+    ).fetchone()[0]
     return {
         "since": since,
         "until": until,
         "calls": len(calls),
+        "channels": channels,
+        "transferred_to_human": human,
         "personas": [{"persona": key, **figures} for key, figures in stats.items()],
     }
 
@@ -144,8 +158,8 @@ def calls_export(
     bounds = (since or _ALL_TIME[0], until or _ALL_TIME[1])
     rows = db.query(
         "SELECT c.id, c.created_at, c.agent_joined_at, c.ended_at, c.status, c.language,"
-        " c.department, c.customer_id, c.identity_level, c.identity_method, c.caller_name,"
-        " c.caller_phone, c.personas_visited,"
+        " c.department, c.channel, c.direction, c.dialled_number, c.customer_id,"
+        " c.identity_level, c.identity_method, c.caller_name, c.caller_phone, c.personas_visited,"
         " (SELECT COUNT(*) FROM call_events e WHERE e.call_id = c.id AND e.kind = 'transfer')"
         " AS transfers, c.duration_seconds, c.outcome FROM calls c"
         " WHERE c.created_at >= ? AND c.created_at < ? ORDER BY c.id LIMIT ?",

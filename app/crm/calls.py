@@ -14,9 +14,11 @@ from app.crm.queries import insert_row, newest_first
 DEPARTMENTS = ("reception", "sales", "complaints")
 STATUSES = ("created", "active", "ended")
 TURN_ROLES = ("caller", "agent")
-METHODS = ("caller_id", "trusted_token", "in_call_code")
+METHODS = ("caller_id", "trusted_token", "in_call_code", "callback")
 """How a call was verified: the caller ID of a phone call on a trusted trunk, a call token
-requested by a trusted backend with the server key, a one-time code said in the call."""
+requested by a trusted backend with the server key, a one-time code said in the call, our
+callback to the number on the customer's record."""
+CHANNELS = ("web", "phone")
 TURN_METRICS = ("end_of_turn_delay", "transcription_delay", "llm_ttft", "tts_ttfb", "e2e_latency")
 MAX_TURN_TEXT = 20_000
 
@@ -31,9 +33,18 @@ def create_call(
     caller_name: str | None = None,
     caller_phone: str | None = None,
     identity_method: str | None = None,
+    channel: str = "web",
+    direction: str = "inbound",
+    dialled_number: str | None = None,
+    callback_ticket_id: int | None = None,
+    callback_follow_up_id: int | None = None,
 ) -> dict:
     """A new call. With `customer_id` it is verified (`identity_method` says how); otherwise
     the name and number the caller gave make it `claimed`, and none makes it `anonymous`."""
+    if channel not in CHANNELS:
+        raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}")
+    if direction not in ("inbound", "outbound"):
+        raise InvalidInput("direction must be inbound or outbound")
     if department not in DEPARTMENTS:
         raise InvalidInput(f"department must be one of {', '.join(DEPARTMENTS)}")
     if (customer_id is None) != (identity_method is None):
@@ -54,6 +65,11 @@ def create_call(
         else ("claimed" if caller_name or caller_phone else "anonymous"),
         "identity_method": identity_method,
         "identity_at": stamp if customer_id is not None else None,
+        "channel": channel,
+        "direction": direction,
+        "dialled_number": dialled_number,
+        "callback_ticket_id": callback_ticket_id,
+        "callback_follow_up_id": callback_follow_up_id,
     }
     with writing(db):
         call_id = insert_row(db, "calls", row)
@@ -85,6 +101,7 @@ def list_calls(
     language: str | None = None,
     customer_id: int | None = None,
     identity_level: str | None = None,
+    channel: str | None = None,
     since: str | None = None,
     until: str | None = None,
     limit: int = 50,
@@ -99,6 +116,7 @@ def list_calls(
             "language": language,
             "customer_id": customer_id,
             "identity_level": identity_level,
+            "channel": channel,
         },
         since=since,
         until=until,

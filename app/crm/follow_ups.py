@@ -6,7 +6,7 @@ from sqlite_utils import Database
 
 from app.crm.clock import iso, now
 from app.crm.db import writing
-from app.crm.errors import InvalidInput
+from app.crm.errors import InvalidInput, NotFound
 from app.crm.fields import clean_text
 from app.crm.queries import require_owner
 
@@ -42,3 +42,10 @@ def list_follow_ups(db: Database, *, customer_id: int) -> list[dict]:
     return list(
         db.query("SELECT * FROM follow_ups WHERE customer_id = ? ORDER BY due_at", [customer_id])
     )
+
+
+def get_follow_up(db: Database, *, follow_up_id: int) -> dict:
+    rows = list(db.query("SELECT * FROM follow_ups WHERE id = ?", [follow_up_id]))
+    if not rows:
+        raise NotFound(f"follow-up {follow_up_id} not found")
+    return rows[0]

@@ -249,3 +249,22 @@ def m004_operators(db: Database) -> None:
         CREATE INDEX audit_log_at ON audit_log(at);
         """
     )
+
+
+@migrations()
+def m005_phone_line(db: Database) -> None:
+    """Phone calls: how a call came (`web` or `phone`), which way (`inbound`, or `outbound`
+    for a callback), the number the caller dialled, and the ticket or follow-up a callback is
+    about."""
+    db.executescript(
+        """
+        ALTER TABLE calls ADD COLUMN channel TEXT NOT NULL DEFAULT 'web'
+            CHECK (channel IN ('web', 'phone'));
+        ALTER TABLE calls ADD COLUMN direction TEXT NOT NULL DEFAULT 'inbound'
+            CHECK (direction IN ('inbound', 'outbound'));
+        ALTER TABLE calls ADD COLUMN dialled_number TEXT;
+        ALTER TABLE calls ADD COLUMN callback_ticket_id INTEGER REFERENCES tickets(id);
+        ALTER TABLE calls ADD COLUMN callback_follow_up_id INTEGER REFERENCES follow_ups(id);
+        CREATE INDEX calls_channel ON calls(channel);
+        """
+    )

@@ -29,13 +29,14 @@ def list_calls(
     language: Literal["ar", "en"] | None = None,
     customer_id: QueryId = None,
     identity_level: Literal["anonymous", "claimed", "verified"] | None = None,
+    channel: Literal["web", "phone"] | None = None,
     since: Timestamp = None,
     until: Timestamp = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[dict]:
     """List calls, newest first, filtered by status, department, language, customer, caller
-    identity level or date."""
+    identity level, channel (web or phone) or date."""
     return calls.list_calls(
         db,
         status=status,
@@ -43,6 +44,7 @@ def list_calls(
         language=language,
         customer_id=customer_id,
         identity_level=identity_level,
+        channel=channel,
         since=since,
         until=until,
         limit=limit,

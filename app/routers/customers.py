@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from app.auth import Can, OperatorDep, record_change
-from app.crm import calls, customers, quotes, tickets
+from app.crm import calls, customers, follow_ups, quotes, tickets
 from app.crm.db import writing
 from app.deps import DbDep, SettingsDep
 from app.routers.pagination import Limit, Offset, PathId
@@ -43,11 +43,12 @@ def lookup_customer(
 
 @router.get("/{customer_id}")
 def get_customer(customer_id: PathId, db: DbDep) -> dict:
-    """One customer with their calls, tickets and quotes."""
+    """One customer with their calls, tickets, quotes and follow-ups."""
     customer = customers.get_customer(db, customer_id=customer_id)
     customer["calls"] = calls.list_calls(db, customer_id=customer_id, limit=100)
     customer["tickets"] = tickets.list_tickets(db, customer_id=customer_id, limit=100)
     customer["quotes"] = quotes.list_quotes(db, customer_id=customer_id, limit=100)
+    customer["follow_ups"] = follow_ups.list_follow_ups(db, customer_id=customer_id)
     return customer
 
 

@@ -17,7 +17,8 @@ def healthz() -> dict:
 
 @router.get("/readyz", responses=error_responses(503))
 async def readyz(settings: SettingsDep) -> JSONResponse:
-    """Ready to take calls: CRM writable, worker registered under our agent name, LiveKit up."""
+    """Ready to take calls: CRM writable, worker registered under our agent name, LiveKit up,
+    and with the phone line on, the SIP service healthy with its trunk provisioned."""
     checks = await readiness(settings)
     missing_keys = settings.missing_provider_keys()
     failing = {part: problem for part, problem in checks.items() if problem}

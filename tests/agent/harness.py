@@ -16,10 +16,12 @@ from sqlite_utils import Database
 from agent.call_state import CallState, open_call
 from agent.crm import CallCrm
 from agent.metadata import parse_metadata
+from agent.phone import PhoneCall
 from agent.recorder import CallRecorder
 from agent.session import create_session, start_call
 from app.crm import calls as crm_calls
 from app.crm import customers as crm_customers
+from app.telephony.lines import PhoneLine
 from tests.agent.scripted_llm import Responder, ScriptedLLM
 
 
@@ -93,16 +95,23 @@ async def call_session(
     default_language: str = "ar",
     llm_retries: int = 0,
     caller_id: str = "",
+    phone: PhoneCall | None = None,
+    line: PhoneLine | None = None,
+    human_line: str = "",
 ) -> AsyncIterator[Call]:
-    """`caller_id`: the number a trusted SIP trunk vouches for (`agent.identity.caller_id`)."""
+    """`caller_id`: the number a trusted SIP trunk vouches for; `phone` the SIP participant of
+    a phone call and `line` the line it dialled (`agent.phone`); `human_line` SIP_TRANSFER_TO."""
     crm = await CallCrm.open(crm_path)
     state = await open_call(
         crm,
         parse_metadata(metadata),
         room=room,
         default_language=default_language,
+        phone=phone,
+        line=line,
         caller_id=caller_id,
     )
+    state.human_line = human_line
     llm = ScriptedLLM(responder)
     session = create_session(
         state,

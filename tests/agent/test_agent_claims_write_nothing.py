@@ -41,6 +41,7 @@ WRITES = {
     "verify_identity": ("reception", {"code": "000000", "phone": "0508887766"}),
     "switch_language": ("reception", {"language": "en"}),
     "end_call": ("reception", {"reason": "done"}),
+    "transfer_to_human": ("sales", {"reason": "wants a person about my account"}),
     "transfer_to_department": (
         "reception",
         {"department": "sales", "reason": "buy", "summary": "Nour Saleh, existing customer"},

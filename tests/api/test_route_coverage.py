@@ -69,6 +69,12 @@ ROUTE_TESTS = {
     ),
     "GET /api/audit": "test_operators::test_the_audit_trail_names_who_changed_what",
     "GET /api/audit.csv": "test_operators::test_the_audit_trail_names_who_changed_what",
+    "POST /api/tickets/{ticket_id}/callback": (
+        "tests.phone.test_phone_line::test_an_operator_callback_rings_the_customer_about_a_ticket"
+    ),
+    "POST /api/follow-ups/{follow_up_id}/callback": (
+        "tests.phone.test_phone_line::test_a_follow_up_callback_is_placed_by_sales"
+    ),
     "GET /": "test_pages::test_pages_in_both_languages",
     "GET /dashboard": "test_pages::test_pages_in_both_languages",
 }
@@ -85,5 +91,7 @@ def test_every_route_has_a_test(app_routes: list[Route]):
 def test_every_listed_test_exists():
     for route, reference in ROUTE_TESTS.items():
         module_name, test_name = reference.split("::")
-        module = importlib.import_module(f"tests.api.{module_name}")
+        # a route whose success needs more than the API (a phone line) is tested elsewhere
+        path = module_name if "." in module_name else f"tests.api.{module_name}"
+        module = importlib.import_module(path)
         assert callable(getattr(module, test_name, None)), f"{route}: {reference} is missing"

@@ -94,9 +94,11 @@ def start_bundle(
     *,
     extra_env: dict[str, str] | None = None,
     prefix: tuple[str, ...] = (),
+    phone: bool = False,
 ) -> Bundle:
     """The bundle on free ports; `provider_base_url=None` runs it with no provider configured.
-    `prefix` runs supervisord through another command (`ip netns exec NAME`)."""
+    `prefix` runs supervisord through another command (`ip netns exec NAME`). `phone` turns
+    the phone line on: its own Redis, the SIP service and the trunk provisioning."""
     root = Path(tempfile.mkdtemp(prefix="ornina-bundle-"))
     for name in LINKED:
         (root / name).symlink_to(PROJECT_ROOT / name)
@@ -112,13 +114,18 @@ def start_bundle(
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("OPENAI_", "ELEVEN_", "LIVEKIT_", "PUBLIC_"))
+        if not key.startswith(("OPENAI_", "ELEVEN_", "LIVEKIT_", "PUBLIC_", "SIP_", "REDIS_"))
     }
     env.update(
         {
             "ORNINA_ENV_FILE": os.devnull,
             "LIVEKIT_EMBEDDED": "true",
             "PUBLIC_MODE": "false",
+            "PHONE_LINE": "true" if phone else "false",
+            "REDIS_PORT": str(free_port()),
+            "SIP_PORT": str(free_port()),
+            "SIP_RTP_PORT_START": str(udp_start - 20000),
+            "SIP_RTP_PORT_END": str(udp_start - 20000 + 99),
             "LIVEKIT_PORT": str(livekit_port),
             "LIVEKIT_RTC_TCP_PORT": str(rtc_tcp_port),
             "LIVEKIT_RTC_PORT_RANGE_START": str(udp_start),
@@ -173,11 +180,12 @@ def running_bundle(
     *,
     extra_env: dict[str, str] | None = None,
     ready_timeout: float = 120.0,
+    phone: bool = False,
 ) -> Iterator[Bundle]:
     """A ready bundle; on exit it is stopped, its logs are kept in test-artifacts/logs as
     `<name>-<program>.log` (a failure is read from them; they hold no secrets) and its
     scratch directory is removed."""
-    bundle = start_bundle(provider_base_url, extra_env=extra_env)
+    bundle = start_bundle(provider_base_url, extra_env=extra_env, phone=phone)
     try:
         bundle.wait_ready(timeout=ready_timeout)
         yield bundle

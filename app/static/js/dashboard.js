@@ -140,6 +140,7 @@ const callColumns = [
   [t('dash_col_id'), (c) => link(`#call/${c.id}`, c.id)],
   [t('dash_col_started'), (c) => when(c.created_at)],
   [t('dash_col_caller'), (c) => callerName(c)],
+  [t('dash_col_channel'), (c) => channel(c)],
   [t('dash_col_identity'), (c) => identity(c)],
   [t('dash_col_language'), (c) => label('language_', c.language)],
   [t('dash_col_personas'), (c) => personasVisited(c)],
@@ -158,6 +159,33 @@ function identity(call) {
   const level = call.identity_level ?? 'anonymous';
   const how = call.identity_method ? ` · ${label('identity_method_', call.identity_method)}` : '';
   return el('span', { class: `badge identity-${level}`, dataset: { identity: level } }, `${label('identity_', level)}${how}`);
+}
+
+/** Web or phone, and for a phone call whether we called out (a callback). */
+function channel(call) {
+  const kind = call.channel ?? 'web';
+  const text = kind === 'phone' && call.direction === 'outbound' ? t('dash_channel_callback') : label('channel_', kind);
+  return el('span', { class: `badge channel-${kind}`, dataset: { channel: kind } }, text);
+}
+
+/** A button that has us phone the customer back about a ticket or a follow-up. */
+function callbackButton(path, id) {
+  const result = el('span', { class: 'hint', role: 'status' });
+  const button = el(
+    'button',
+    {
+      type: 'button',
+      id,
+      onclick: async () => {
+        button.disabled = true;
+        const placed = await guarded(async () => (await api(path, { method: 'POST', body: {} })).json());
+        button.disabled = false;
+        if (placed) result.replaceChildren(t('dash_calling_back'), ' ', link(`#call/${placed.call_id}`, `#${placed.call_id}`));
+      },
+    },
+    t('dash_call_back'),
+  );
+  return el('span', { class: 'toolbar' }, button, result);
 }
 
 function personasVisited(call) {
@@ -236,7 +264,9 @@ async function viewCall(id) {
         [t('dash_col_started'), when(call.created_at)],
         [t('dash_col_caller'), caller],
         [t('dash_col_identity'), identity(call)],
+        [t('dash_col_channel'), channel(call)],
         [t('dash_col_phone'), el('span', { dir: 'ltr' }, call.caller_phone ?? '—')],
+        [t('dash_col_dialled'), el('span', { dir: 'ltr' }, call.dialled_number ?? '—')],
         [t('dash_col_email_claimed'), call.caller_email ?? '—'],
         [t('dash_col_interest_claimed'), el('span', { dir: 'auto' }, call.caller_interest ?? '—')],
         [t('dash_col_language'), label('language_', call.language)],
@@ -412,6 +442,19 @@ async function viewCustomer(id) {
     section(t('dash_calls'), table('customer-calls', callColumns, customer.calls, { onRow: (c) => (location.hash = `#call/${c.id}`) })),
     section(t('dash_tickets'), table('customer-tickets', ticketColumns, customer.tickets, { onRow: (x) => (location.hash = `#ticket/${x.id}`) })),
     section(t('dash_quotes'), table('customer-quotes', quoteColumns, customer.quotes)),
+    section(
+      t('dash_follow_ups'),
+      table(
+        'customer-follow-ups',
+        [
+          [t('dash_col_due'), (f) => when(f.due_at)],
+          [t('dash_col_note'), (f) => el('span', { dir: 'auto' }, f.note || '—')],
+          [t('dash_calls'), (f) => (f.call_id ? link(`#call/${f.call_id}`, `#${f.call_id}`) : '—')],
+          [t('dash_col_action'), (f) => (can('calls.place') && customer.phone ? callbackButton(`/api/follow-ups/${f.id}/callback`, `call-back-follow-up-${f.id}`) : '—')],
+        ],
+        customer.follow_ups ?? [],
+      ),
+    ),
     await changes('customer', customer.id),
   ];
 }
@@ -500,6 +543,7 @@ async function viewTicket(id) {
         [t('dash_calls'), ticket.call_id ? link(`#call/${ticket.call_id}`, `#${ticket.call_id}`) : '—'],
         [t('dash_description'), el('span', { dir: 'auto' }, ticket.description || '—')],
       ]),
+      can('calls.place') && ticket.customer_id != null ? callbackButton(`/api/tickets/${ticket.id}/callback`, 'call-back') : null,
     ),
     section(
       t('dash_history'),

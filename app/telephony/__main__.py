@@ -1,0 +1,68 @@
+"""`python -m app.telephony show` prints the phone-line setup the settings ask for and what
+LiveKit holds; `apply` creates or corrects it (idempotent); `--wait` first waits for LiveKit
+and its SIP support to answer (supervisord's `telephony` program)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+
+from livekit import api
+
+from app.settings import SettingsError, load_settings
+from app.telephony import provisioning
+
+WAIT_SECONDS = 180.0
+logger = logging.getLogger("ornina.telephony")
+
+
+async def _lookup(settings, *, wait: bool) -> api.LiveKitAPI:  # noqa: ANN001
+    deadline = time.monotonic() + (WAIT_SECONDS if wait else 0)
+    while True:
+        lk = api.LiveKitAPI(
+            settings.livekit_http_url,
+            settings.livekit_api_key,
+            settings.livekit_api_secret.get_secret_value(),
+        )
+        try:
+            await provisioning.find(lk)
+            return lk
+        except Exception as error:
+            await lk.aclose()
+            if time.monotonic() >= deadline:
+                raise SystemExit(f"LiveKit's SIP API does not answer: {error}") from None
+            await asyncio.sleep(1.0)
+
+
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.telephony", description=__doc__)
+    parser.add_argument("command", choices=("show", "apply"))
+    parser.add_argument("--wait", action="store_true", help="wait for LiveKit to answer first")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    lk = await _lookup(settings, wait=args.wait)
+    try:
+        if args.command == "apply":
+            applied = await provisioning.apply(lk, settings)
+            print(
+                "telephony applied: "
+                + (", ".join(applied.changed) + " created" if applied.changed else "unchanged"),
+                flush=True,
+            )
+        report = {"wanted": provisioning.describe(settings), "livekit": await provisioning.find(lk)}
+        print(json.dumps(report, indent=2, ensure_ascii=False), flush=True)
+    finally:
+        await lk.aclose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))
