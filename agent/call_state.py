@@ -90,6 +90,8 @@ class CallState:
     """Where a phone caller who asks for a person is transferred (SIP_TRANSFER_TO)."""
     callback_about: str | None = None
     """On a callback we place: what we call about (the ticket or follow-up)."""
+    outbound: bool = False
+    """We placed this call (a callback): the persona waits for the customer to pick up."""
 
     @property
     def channel(self) -> str:
@@ -197,6 +199,7 @@ async def open_call(
         voice=voice,
         phone=phone,
         callback_about=about,
+        outbound=call["direction"] == "outbound",
     )
 
 

@@ -4,6 +4,7 @@ job process, and the entrypoint that answers each call."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import ipaddress
 import logging
@@ -213,17 +214,19 @@ async def entrypoint(ctx: JobContext) -> None:
         await _speak_and_leave(ctx, APOLOGY[language], language=language)
         return
     state.human_line = settings.sip_transfer_to
-    if phone is not None and caller is not None and meta.call_id is not None:
-        # a callback we placed: greet once the customer picks up, not while it rings
-        if not await wait_until_answered(ctx.room, caller, CALLBACK_RING_TIMEOUT):
-            logger.info("callback not answered", extra={"call_id": state.call_id})
-            await crm.run(crm_calls.end_call, call_id=state.call_id, outcome="not_answered")
-            await crm.aclose()
-            if providers is not None:
-                await providers.aclose()
-            ctx.delete_room()
-            ctx.shutdown(reason="callback not answered")
-            return
+    if state.outbound and (
+        caller is None or not await wait_until_answered(ctx.room, caller, CALLBACK_RING_TIMEOUT)
+    ):
+        # a callback we placed greets once the customer picks up; this one never did
+        logger.info("callback not answered", extra={"call_id": state.call_id})
+        await crm.run(crm_calls.end_call, call_id=state.call_id, outcome="not_answered")
+        await crm.aclose()
+        if providers is not None:
+            await providers.aclose()
+        with contextlib.suppress(Exception):
+            await ctx.delete_room()  # hangs up a phone still ringing
+        ctx.shutdown(reason="callback not answered")
+        return
 
     if providers is None:
         state.outcome = "providers_not_configured"

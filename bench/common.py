@@ -174,8 +174,10 @@ def bench_double() -> Iterator[ProviderDouble]:
 
 
 @contextlib.contextmanager
-def running_bundle(double: ProviderDouble, extra_env: dict | None = None) -> Iterator[Bundle]:
-    bundle = start_bundle(double.base_url, extra_env=extra_env)
+def running_bundle(
+    double: ProviderDouble, extra_env: dict | None = None, *, phone: bool = False
+) -> Iterator[Bundle]:
+    bundle = start_bundle(double.base_url, extra_env=extra_env, phone=phone)
     try:
         bundle.wait_ready(timeout=120)
         yield bundle

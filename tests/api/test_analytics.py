@@ -147,3 +147,34 @@ def test_the_csv_follows_the_range(scenario: tuple[RunningApi, dict]):
     assert (
         read_csv(api.client().get("/api/analytics/calls.csv", params={"until": "2000-01-01"})) == []
     )
+
+
+def test_phone_calls_show_their_channel_in_the_figures_the_csv_and_the_list():
+    with running_api() as api:
+        db = api.db()
+        try:
+            phone = calls.create_call(
+                db,
+                room="phone_+966501230000_x",
+                language="ar",
+                department="reception",
+                caller_phone="+966501230000",
+                channel="phone",
+                dialled_number="+15550100",
+            )
+            calls.create_call(db, room="call-web", language="en", department="sales")
+            calls.add_event(db, call_id=phone["id"], kind="human_transfer", reason="a person")
+        finally:
+            db.close()
+        client = api.client()
+        body = client.get("/api/analytics/personas").json()
+        assert body["channels"] == {"web": 1, "phone": 1}
+        assert body["transferred_to_human"] == 1
+        rows = read_csv(client.get("/api/analytics/calls.csv"))
+        assert [(r["channel"], r["direction"], r["dialled_number"]) for r in rows] == [
+            ("phone", "inbound", "'+15550100"),
+            ("web", "inbound", ""),
+        ]
+        listed = client.get("/api/calls", params={"channel": "phone"}).json()
+        assert [c["id"] for c in listed] == [phone["id"]]
+        assert_error(client.get("/api/calls", params={"channel": "fax"}), 422)

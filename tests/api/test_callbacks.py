@@ -47,7 +47,8 @@ def test_a_ticket_without_a_customer_or_a_number_cannot_be_called_back(
     assert "link its call" in error["message"]
     no_phone = client.post("/api/customers", json={"name": "No Phone", "email": "np@example.com"})
     assert no_phone.status_code == 201, no_phone.text
-    ticket = client.post("/api/tickets", json={"customer_id": no_phone.json()["id"], "subject": "y"})
+    body = {"customer_id": no_phone.json()["id"], "subject": "y"}
+    ticket = client.post("/api/tickets", json=body)
     error = assert_error(client.post(f"/api/tickets/{ticket.json()['id']}/callback"), 409)
     assert "no phone number" in error["message"]
 

@@ -327,3 +327,32 @@ def test_an_operator_gives_a_customer_a_code_that_verifies_a_call(open_page, crm
         db.close()
     assert result.result == "verified" and result.customer_id == crm.customer_id
     assert page.errors == []
+
+
+def test_phone_calls_show_their_channel_and_a_ticket_offers_a_callback(open_page, crm: Crm):
+    db = crm.api.db()
+    try:
+        phone = calls.create_call(
+            db,
+            room="phone_+966501112233_x",
+            language="ar",
+            department="reception",
+            caller_phone="+966501112233",
+            channel="phone",
+            dialled_number="+15550100",
+        )
+        calls.end_call(db, call_id=phone["id"], outcome="caller_hung_up")
+    finally:
+        db.close()
+    page = signed_in(open_page, crm, "en", "#calls")
+    row = page.locator(f'#recent-calls tr[data-id="{phone["id"]}"]')
+    expect(row.locator('[data-channel="phone"]')).to_have_text(STRINGS["en"]["channel_phone"])
+    expect(
+        page.locator(f'#recent-calls tr[data-id="{crm.ended["call_id"]}"] [data-channel="web"]')
+    ).to_be_visible()
+    row.click()
+    expect(page.locator(".facts")).to_contain_text("+15550100")
+    page.goto(f"/dashboard?lang=en#ticket/{crm.ticket['id']}")
+    page.locator("#call-back").click()
+    # this installation has no outbound trunk: the operator is told why
+    expect(page.locator("#view-error")).to_contain_text("SIP_OUTBOUND_ADDRESS")
