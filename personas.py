@@ -42,7 +42,8 @@ class Persona:
     """For a verified caller who has called before."""
     handoff_intro: Mapping[str, str]
     callback_greeting: Mapping[str, str]
-    """When we call a customer back: who is calling and that it is about their request."""
+    """When we call a customer back: who is calling, and asking for the customer by name (the
+    phone on record may be answered by someone else; nothing more is said before it is them)."""
     voice_setting: str
     """Settings field holding this persona's ElevenLabs voice id."""
     openai_voice: str
@@ -122,10 +123,9 @@ PERSONAS: Mapping[PersonaType, Persona] = MappingProxyType(
                 "ar": "معك أحمد من الاستقبال مجدداً.",
             },
             callback_greeting={
-                "en": "Hello {name}, this is Ahmed from Ornina, calling you back about your "
-                "request. Is this a good time?",
-                "ar": "مرحباً {name}، معك أحمد من أورنينا، نعاود الاتصال بك بخصوص طلبك. هل "
-                "الوقت مناسب؟",
+                "en": "Hello, this is Ahmed from Ornina, returning a call. May I speak with "
+                "{name}?",
+                "ar": "مرحباً، معك أحمد من أورنينا، نعاود الاتصال. هل يمكنني التحدث مع {name}؟",
             },
             voice_setting="voice_reception",
             openai_voice="onyx",
@@ -168,10 +168,10 @@ PERSONAS: Mapping[PersonaType, Persona] = MappingProxyType(
                 "ar": "مرحباً، معك سارة من المبيعات.",
             },
             callback_greeting={
-                "en": "Hello {name}, this is Sarah from Ornina Sales, calling you back as "
-                "promised. Is this a good time?",
-                "ar": "مرحباً {name}، معك سارة من مبيعات أورنينا، نتصل بك كما وعدناك. هل الوقت "
-                "مناسب؟",
+                "en": "Hello, this is Sarah from Ornina Sales, calling as promised. May I "
+                "speak with {name}?",
+                "ar": "مرحباً، معك سارة من مبيعات أورنينا، نتصل كما وعدنا. هل يمكنني التحدث مع "
+                "{name}؟",
             },
             voice_setting="voice_sales",
             openai_voice="nova",
@@ -214,10 +214,9 @@ PERSONAS: Mapping[PersonaType, Persona] = MappingProxyType(
                 "ar": "مرحباً، معك محمد من قسم الشكاوى والدعم.",
             },
             callback_greeting={
-                "en": "Hello {name}, this is Mohammed from Ornina Support, calling you back "
-                "about your ticket. Is this a good time?",
-                "ar": "مرحباً {name}، معك محمد من دعم أورنينا، نعاود الاتصال بك بخصوص تذكرتك. "
-                "هل الوقت مناسب؟",
+                "en": "Hello, this is Mohammed from Ornina Support, returning a call. May I "
+                "speak with {name}?",
+                "ar": "مرحباً، معك محمد من دعم أورنينا، نعاود الاتصال. هل يمكنني التحدث مع {name}؟",
             },
             voice_setting="voice_complaints",
             openai_voice="echo",
@@ -263,8 +262,8 @@ def get_greeting(
     spec = get_persona(persona)
     language = check_language(language)
     if callback:
-        text = " ".join(spec.callback_greeting[language].format(name=caller_name or "").split())
-        return text.replace(" ,", ",").replace(" ،", "،")
+        who = caller_name or ("the customer" if language == "en" else "العميل")
+        return spec.callback_greeting[language].format(name=who)
     if caller_name:
         greeting = spec.returning_greeting if returning else spec.named_greeting
         return greeting[language].format(name=caller_name)

@@ -65,13 +65,29 @@ fi
 # The phone line (LiveKit's SIP service with Redis) runs beside the embedded LiveKit server
 # unless SIP_ENABLED=false; with an external server, its own SIP service answers calls.
 : "${SIP_ENABLED:=$(env_value SIP_ENABLED)}"
-if [ "$LIVEKIT_EMBEDDED" = true ] && [ "${SIP_ENABLED:-true}" != false ]; then
+sip_enabled="$(tr '[:upper:]' '[:lower:]' <<<"${SIP_ENABLED:-true}")"
+: "${SIP_AUTH_USERNAME:=$(env_value SIP_AUTH_USERNAME)}"
+if [ "$LIVEKIT_EMBEDDED" = true ] && [ "$PUBLIC_MODE" = true ] && [[ ! "$sip_enabled" =~ ^(false|0|no|off)$ ]] \
+    && [ -z "$SIP_AUTH_USERNAME" ]; then
+  # on the internet a trunk without digest authentication would answer anyone
+  echo "==> phone line off: in public mode it needs SIP_AUTH_USERNAME and SIP_AUTH_PASSWORD (README, \"The phone line\")"
+  sip_enabled=false
+fi
+if [ "$LIVEKIT_EMBEDDED" = true ] && [[ ! "$sip_enabled" =~ ^(false|0|no|off)$ ]]; then
   export PHONE_LINE=true
   # what scripts/run_sip.sh and scripts/run_redis.sh read, from .env unless set already
   for name in SIP_PORT SIP_LINES SIP_RTP_PORT_START SIP_RTP_PORT_END REDIS_PORT; do
     value="${!name:-$(env_value "$name")}"
     if [ -n "$value" ]; then export "$name=$value"; fi
   done
+  # Redis holds the trunks' credentials: a generated password keeps other local users out
+  redis_password="$(env_value REDIS_PASSWORD)"
+  if [ -z "${REDIS_PASSWORD:-}" ] && [ "${#redis_password}" -lt 16 ]; then
+    redis_password="$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)"
+    put_env REDIS_PASSWORD "$redis_password"
+    echo "==> generated a Redis password into .env (REDIS_PASSWORD)"
+  fi
+  export REDIS_PASSWORD="${REDIS_PASSWORD:-$redis_password}"
   line="${SIP_LINES:-+15550100}"; line="${line%%,*}"; line="${line%%=*}"
   if [ "$PUBLIC_MODE" = true ]; then
     echo "==> phone line on: for your SIP trunk provider open UDP and TCP ${SIP_PORT:-5060} and UDP ${SIP_RTP_PORT_START:-10000}-${SIP_RTP_PORT_END:-10100} (README, \"The phone line\")"

@@ -78,8 +78,12 @@ class PersonaAgent(ContactTools, HumanTransferTools, Agent):
     async def llm_node(
         self, chat_ctx: ChatContext, tools: list[Tool], model_settings: ModelSettings
     ) -> AsyncIterable[ChatChunk | str]:
-        """The model's reply, checked before it is spoken: never the prompt, never a secret."""
+        """The model's reply, checked before it is spoken: never the prompt, never a secret.
+        While an operator has the call (agent.supervision) there is none: the caller's words
+        are still transcribed and recorded, but not answered."""
         state: CallState = self.session.userdata
+        if state.taken_over_by is not None:
+            return
         guard = OutputGuard(self.instructions, state.secrets)
         reply = Agent.default.llm_node(self, chat_ctx, tools, model_settings)
         async for piece in guard.filter(reply, refusal=REFUSAL[state.language]):
@@ -108,7 +112,8 @@ class PersonaAgent(ContactTools, HumanTransferTools, Agent):
                 returning=state.returning,
                 callback=state.callback_about is not None,
             )
-            self.session.say(greeting)
+            notice = state.notice.get(state.language, "")
+            self.session.say(f"{notice} {greeting}" if notice else greeting)
             return
         self.session.say(get_persona(self.persona).handoff_intro[state.language])
         self.session.generate_reply(instructions=_continue_instructions(state))

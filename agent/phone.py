@@ -29,6 +29,9 @@ class PhoneCall:
     participant_identity: str
     caller_number: str
     """The caller's number (E.164), "" when the trunk sent none we can read."""
+    international: bool
+    """The trunk sent the number in E.164 (a national number read with PHONE_DEFAULT_REGION may
+    be another country's: it never verifies anyone)."""
     dialled_number: str
     """The number the caller dialled (one of SIP_LINES), or ours on a callback."""
     trunk_id: str
@@ -40,13 +43,15 @@ def phone_call(participant: rtc.RemoteParticipant | None, region: str) -> PhoneC
     if participant is None or participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_SIP:
         return None
     attributes = participant.attributes
+    raw = attributes.get(SIP_PHONE, "").strip()
     try:
-        number = normalise_phone(attributes.get(SIP_PHONE, ""), region)
+        number = normalise_phone(raw, region)
     except InvalidInput:
         number = ""
     return PhoneCall(
         participant_identity=participant.identity,
         caller_number=number,
+        international=raw.startswith("+"),
         dialled_number=attributes.get(SIP_DIALLED, "").strip()[:32],
         trunk_id=attributes.get(SIP_TRUNK, ""),
     )

@@ -39,6 +39,7 @@ from agent.providers import Providers, pipeline_available, tls_context
 from agent.recorder import CallRecorder
 from agent.session import create_session, start_call
 from agent.status_server import serve_status
+from agent.supervision import Supervision
 from app.crm import calls as crm_calls
 from app.crm.phones import mask_phone
 from app.settings import Settings, get_settings
@@ -237,12 +238,17 @@ async def entrypoint(ctx: JobContext) -> None:
 
     state.room = ctx.room
     state.secrets = configured_secrets(settings)
+    state.notice = {
+        lang: settings.call_notice(lang) for lang in ("ar", "en") if settings.call_notice(lang)
+    }
+    voice_activity = _vad(ctx.proc)
     session = create_session(
         state,
         llm=providers.llm(),
-        vad=_vad(ctx.proc),
+        vad=voice_activity,
         turn_detection=inference.TurnDetector(version="v1-mini"),
     )
+    Supervision(session, state, ctx.room, voice_activity)
     try:
         recorder, _ = await start_call(
             session,
@@ -311,7 +317,7 @@ async def _speak_and_leave(
 
 async def _trusted_caller_id(ctx: JobContext, settings: Settings, phone: PhoneCall | None) -> str:
     """The caller's number when the phone call came over a trunk whose caller ID we trust."""
-    if phone is None or not phone.caller_number:
+    if phone is None or not phone.caller_number or not phone.international:
         return ""
     trusted = await trusted_trunks(
         ctx.api, settings.trusted_trunks, trust_provisioned=settings.sip_trust_caller_id

@@ -72,3 +72,56 @@ def caller_token(
     if attributes:
         token = token.with_attributes(attributes)
     return token.to_jwt()
+
+
+OPERATOR_TOKEN_TTL = timedelta(hours=2)
+
+
+def operator_identity(login: str) -> str:
+    return f"operator-{login}"
+
+
+def listener_token(settings: Settings, *, room: str, login: str, name: str) -> str:
+    """An operator listening in: hidden (the caller, the agent and the caller's page never see
+    them), subscribe-only, for this one room."""
+    return (
+        api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
+        .with_identity(f"{operator_identity(login)}-listen-{secrets.token_hex(3)}")
+        .with_name(name)
+        .with_ttl(OPERATOR_TOKEN_TTL)
+        .with_attributes({"ornina.role": "listener"})
+        .with_grants(
+            api.VideoGrants(
+                room_join=True,
+                room=room,
+                can_subscribe=True,
+                can_publish=False,
+                can_publish_data=False,
+                hidden=True,
+            )
+        )
+        .to_jwt()
+    )
+
+
+def takeover_token(settings: Settings, *, room: str, login: str, name: str) -> str:
+    """An operator who took the call over: speaks to the caller with a microphone (nothing else),
+    in this one room."""
+    return (
+        api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
+        .with_identity(operator_identity(login))
+        .with_name(name)
+        .with_ttl(OPERATOR_TOKEN_TTL)
+        .with_attributes({"ornina.role": "operator", "ornina.operator": login})
+        .with_grants(
+            api.VideoGrants(
+                room_join=True,
+                room=room,
+                can_subscribe=True,
+                can_publish=True,
+                can_publish_sources=["microphone"],
+                can_publish_data=False,
+            )
+        )
+        .to_jwt()
+    )

@@ -13,13 +13,14 @@ PERMISSIONS = MappingProxyType(
         "codes.issue": "give a customer a one-time verification code",
         "calls.link": "link an unverified call to a customer",
         "calls.place": "phone a customer back about their ticket or follow-up",
+        "calls.supervise": "listen in to live calls, take them over and hand them back",
         "audit.read": "read the audit trail",
         "catalog.write": "change the service catalog",
         "operators.manage": "create, change and disable operators, and revoke anyone's keys",
     }
 )
 _AGENT = frozenset({"read", "customers.write", "tickets.write", "codes.issue", "calls.place"})
-_SUPERVISOR = _AGENT | {"calls.link", "audit.read"}
+_SUPERVISOR = _AGENT | {"calls.link", "calls.supervise", "audit.read"}
 ROLE_PERMISSIONS = MappingProxyType(
     {
         "agent": _AGENT,

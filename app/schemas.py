@@ -41,6 +41,18 @@ class CallStarted(BaseModel):
     identity_level: Literal["anonymous", "claimed", "verified"]
 
 
+class SupervisionJoin(BaseModel):
+    call_id: int
+    room: str
+    livekit_url: str
+    token: str
+
+
+class HandBack(Body):
+    summary: str | None = Field(default=None, max_length=2000)
+    """What the operator did and what the persona should know; empty: the transcript says."""
+
+
 class CallbackPlaced(BaseModel):
     call_id: int
     room: str

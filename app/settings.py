@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     token_endpoint_cors_origins: str = ""
     """Comma-separated web origins allowed to call POST /api/token from a browser."""
 
+    # Supervision: a notice in every greeting that calls may be monitored and recorded
+    call_notice_enabled: bool = False
+    call_notice_ar: str = Field(
+        default="قد تتم مراقبة هذه المكالمة وتسجيلها لأغراض الجودة.", max_length=300
+    )
+    call_notice_en: str = Field(
+        default="This call may be monitored and recorded for quality purposes.", max_length=300
+    )
+
     # The phone line (LiveKit's SIP service; README, "The phone line")
     sip_enabled: bool = True
     """The phone line beside the embedded LiveKit server (start_all.sh reads it)."""
@@ -110,7 +119,7 @@ class Settings(BaseSettings):
     sip_outbound_address: str = Field(default="", pattern=r"^([A-Za-z0-9.-]+(:[0-9]{1,5})?)?$")
     """The trunk provider's SIP address for callbacks (`sip.example.com:5060`); empty: no
     outbound calls."""
-    sip_outbound_number: str = ""
+    sip_outbound_number: str = Field(default="", pattern=r"^(\+[0-9]{6,15})?$")
     """The number callbacks come from (E.164)."""
     sip_outbound_username: str = ""
     sip_outbound_password: SecretStr | None = None
@@ -198,7 +207,9 @@ class Settings(BaseSettings):
     @field_validator("sip_lines")
     @classmethod
     def _lines(cls, value: str) -> str:
-        parse_lines(value)
+        if not parse_lines(value):
+            # a trunk without numbers would answer any number dialled
+            raise ValueError("at least one number is needed")
         return value
 
     @field_validator("sip_allowed_addresses")
@@ -217,7 +228,22 @@ class Settings(BaseSettings):
             raise ValueError("SIP_AUTH_USERNAME/SIP_AUTH_PASSWORD: set both or neither")
         if self.sip_outbound_address and not self.sip_outbound_number:
             raise ValueError("SIP_OUTBOUND_NUMBER: callbacks need the number they come from")
+        if bool(self.sip_outbound_username) != (self.sip_outbound_password is not None):
+            raise ValueError("SIP_OUTBOUND_USERNAME/SIP_OUTBOUND_PASSWORD: set both or neither")
+        if self.sip_trust_caller_id and not self.sip_auth_username:
+            # LiveKit also matches an allowed address against the From header's host, which
+            # any caller writes: only digest authentication proves the call came via the trunk
+            raise ValueError(
+                "SIP_TRUST_CALLER_ID: needs SIP_AUTH_USERNAME/SIP_AUTH_PASSWORD (an address "
+                "allow-list alone can be spoofed)"
+            )
         return self
+
+    def call_notice(self, language: str) -> str:
+        """The monitoring notice said before the greeting, "" when it is off."""
+        if not self.call_notice_enabled:
+            return ""
+        return self.call_notice_ar if language == "ar" else self.call_notice_en
 
     @property
     def phone_lines(self) -> tuple[PhoneLine, ...]:

@@ -31,6 +31,7 @@ api_secret: '${LIVEKIT_API_SECRET:?}'
 ws_url: '${LIVEKIT_URL:?}'
 redis:
   address: 127.0.0.1:${REDIS_PORT:-6380}
+  password: '${REDIS_PASSWORD:-}'
 sip_port: ${SIP_PORT:-5060}
 listen_ip: $listen_ip
 $address

@@ -107,6 +107,8 @@ def test_a_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str):
         ("SIP_TRANSFER_TO", "desk@pbx.example.com"),
         ("SIP_OUTBOUND_ADDRESS", "sip://pbx.example.com"),
         ("SIP_PORT", "0"),
+        ("SIP_LINES", " , "),
+        ("SIP_OUTBOUND_NUMBER", "5550100"),
     ],
 )
 def test_an_invalid_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str):
@@ -250,8 +252,21 @@ def test_phone_lines_route_by_number(monkeypatch: pytest.MonkeyPatch):
         ({"SIP_AUTH_USERNAME": "ornina"}, "SIP_AUTH_USERNAME/SIP_AUTH_PASSWORD"),
         ({"SIP_AUTH_PASSWORD": "a-long-sip-password"}, "SIP_AUTH_USERNAME/SIP_AUTH_PASSWORD"),
         ({"SIP_OUTBOUND_ADDRESS": "sip.example.com:5060"}, "SIP_OUTBOUND_NUMBER"),
+        ({"SIP_OUTBOUND_USERNAME": "ornina"}, "SIP_OUTBOUND_USERNAME/SIP_OUTBOUND_PASSWORD"),
+        # an address allow-list can be spoofed (From header host): trust needs digest auth
+        ({"SIP_TRUST_CALLER_ID": "true"}, "SIP_TRUST_CALLER_ID"),
     ],
 )
 def test_sip_settings_that_come_in_pairs(monkeypatch: pytest.MonkeyPatch, env: dict, named: str):
     message = refusal(monkeypatch, **env)
     assert named in message and "a-long-sip-password" not in message
+
+
+def test_caller_id_is_trusted_only_with_digest_authentication(monkeypatch: pytest.MonkeyPatch):
+    settings = load(
+        monkeypatch,
+        SIP_TRUST_CALLER_ID="true",
+        SIP_AUTH_USERNAME="ornina",
+        SIP_AUTH_PASSWORD="a-long-sip-password",
+    )
+    assert settings.sip_trust_caller_id

@@ -136,17 +136,21 @@ def persona_analytics(db: Database, *, since: str | None = None, until: str | No
         bounds,
     ):
         channels[row["channel"]] = row["n"]
-    human = db.execute(
-        f"SELECT COUNT(DISTINCT call_id) FROM call_events WHERE call_id IN ({_CALLS_IN_RANGE})"
-        " AND kind = 'human_transfer'",
-        bounds,
-    ).fetchone()[0]
+    human, taken_over = (
+        db.execute(
+            f"SELECT COUNT(DISTINCT call_id) FROM call_events WHERE call_id IN"
+            f" ({_CALLS_IN_RANGE}) AND kind = ?",
+            [*bounds, kind],
+        ).fetchone()[0]
+        for kind in ("human_transfer", "takeover")
+    )
     return {
         "since": since,
         "until": until,
         "calls": len(calls),
         "channels": channels,
         "transferred_to_human": human,
+        "taken_over": taken_over,
         "personas": [{"persona": key, **figures} for key, figures in stats.items()],
     }
 

@@ -13,7 +13,8 @@ from app.crm.queries import insert_row, newest_first
 
 DEPARTMENTS = ("reception", "sales", "complaints")
 STATUSES = ("created", "active", "ended")
-TURN_ROLES = ("caller", "agent")
+TURN_ROLES = ("caller", "agent", "operator")
+"""`operator`: a person who took the call over from the persona (`operator_login` says who)."""
 METHODS = ("caller_id", "trusted_token", "in_call_code", "callback")
 """How a call was verified: the caller ID of a phone call on a trusted trunk, a call token
 requested by a trusted backend with the server key, a one-time code said in the call, our
@@ -162,10 +163,13 @@ def add_turn(
     persona: str | None = None,
     language: str | None = None,
     interrupted: bool = False,
+    operator_login: str | None = None,
     **metrics: float | None,
 ) -> dict:
     if role not in TURN_ROLES:
         raise InvalidInput(f"role must be one of {', '.join(TURN_ROLES)}")
+    if (role == "operator") != (operator_login is not None):
+        raise InvalidInput("an operator's turn needs the operator, and only it")
     unknown = set(metrics) - set(TURN_METRICS)
     if unknown:
         raise InvalidInput(f"unknown turn metrics: {', '.join(sorted(unknown))}")
@@ -177,6 +181,7 @@ def add_turn(
         "language": language,
         "text": text[:MAX_TURN_TEXT],
         "interrupted": int(bool(interrupted)),
+        "operator_login": operator_login,
         **metrics,
     }
     with writing(db):
@@ -272,3 +277,39 @@ def _add_persona_visited(db: Database, call_id: int, persona: str) -> None:
         db.execute(
             "UPDATE calls SET personas_visited = ? WHERE id = ?", [json.dumps(visited), call_id]
         )
+
+
+def live_calls(db: Database, *, limit: int = 100) -> list[dict]:
+    """The calls in progress now, for the live view: who is speaking for us (the persona last
+    entered, or the operator who took over), the last caption, how many transfers so far."""
+    calls = list(
+        db.query(
+            "SELECT id, room, status, created_at, agent_joined_at, language, department, channel,"
+            " direction, identity_level, identity_method, caller_name, caller_phone"
+            " FROM calls WHERE status = 'active' ORDER BY id DESC LIMIT ?",
+            [limit],
+        )
+    )
+    for call in calls:
+        events = list(
+            db.query(
+                "SELECT kind, persona, data FROM call_events WHERE call_id = ? AND kind IN"
+                " ('persona_entered', 'transfer', 'takeover', 'handback') ORDER BY id",
+                [call["id"]],
+            )
+        )
+        entered = [e["persona"] for e in events if e["kind"] == "persona_entered"]
+        call["persona"] = entered[-1] if entered else call["department"]
+        call["transfers"] = sum(e["kind"] == "transfer" for e in events)
+        supervision = [e for e in events if e["kind"] in ("takeover", "handback")]
+        taken = supervision[-1] if supervision and supervision[-1]["kind"] == "takeover" else None
+        call["taken_over_by"] = json.loads(taken["data"]).get("operator") if taken else None
+        last = list(
+            db.query(
+                "SELECT role, persona, operator_login, text, at FROM transcript_turns"
+                " WHERE call_id = ? ORDER BY id DESC LIMIT 1",
+                [call["id"]],
+            )
+        )
+        call["last_caption"] = last[0] if last else None
+    return calls

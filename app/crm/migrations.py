@@ -268,3 +268,37 @@ def m005_phone_line(db: Database) -> None:
         CREATE INDEX calls_channel ON calls(channel);
         """
     )
+
+
+@migrations()
+def m006_supervision(db: Database) -> None:
+    """Operators who take over a call speak in its transcript: turns of the role `operator`,
+    with who spoke. SQLite cannot change a CHECK constraint in place, so the table is rebuilt
+    (same rows, same ids, same index)."""
+    db.executescript(
+        """
+        CREATE TABLE transcript_turns_new (
+            id INTEGER PRIMARY KEY,
+            call_id INTEGER NOT NULL REFERENCES calls(id),
+            at TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('caller', 'agent', 'operator')),
+            persona TEXT,
+            language TEXT,
+            text TEXT NOT NULL,
+            interrupted INTEGER NOT NULL DEFAULT 0,
+            end_of_turn_delay REAL,
+            transcription_delay REAL,
+            llm_ttft REAL,
+            tts_ttfb REAL,
+            e2e_latency REAL,
+            operator_login TEXT
+        );
+        INSERT INTO transcript_turns_new (id, call_id, at, role, persona, language, text,
+            interrupted, end_of_turn_delay, transcription_delay, llm_ttft, tts_ttfb, e2e_latency)
+        SELECT id, call_id, at, role, persona, language, text, interrupted, end_of_turn_delay,
+            transcription_delay, llm_ttft, tts_ttfb, e2e_latency FROM transcript_turns;
+        DROP TABLE transcript_turns;
+        ALTER TABLE transcript_turns_new RENAME TO transcript_turns;
+        CREATE INDEX transcript_turns_call ON transcript_turns(call_id);
+        """
+    )

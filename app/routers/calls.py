@@ -59,6 +59,13 @@ def list_unlinked_calls(db: DbDep, limit: Limit = 50, offset: Offset = 0) -> lis
     return identity.list_unlinked(db, limit=limit, offset=offset)
 
 
+@router.get("/live")
+def list_live_calls(db: DbDep) -> list[dict]:
+    """The calls in progress now: persona speaking (or the operator who took over), language,
+    identity level, the last caption and the transfers so far."""
+    return calls.live_calls(db)
+
+
 @router.get("/{call_id}")
 def get_call(call_id: PathId, db: DbDep) -> dict:
     """One call with its transcript and events."""

@@ -17,6 +17,7 @@ from app.settings import SettingsError, load_settings
 from app.telephony import provisioning
 
 WAIT_SECONDS = 180.0
+RETRY_SECONDS = 5.0
 logger = logging.getLogger("ornina.telephony")
 
 
@@ -38,6 +39,20 @@ async def _lookup(settings, *, wait: bool) -> api.LiveKitAPI:  # noqa: ANN001
             await asyncio.sleep(1.0)
 
 
+async def _apply(lk: api.LiveKitAPI, settings, *, retry: bool):  # noqa: ANN001, ANN202
+    """Apply; under supervisord (`--wait`) a refusal is retried every few seconds for a while
+    (then the program exits 1 and supervisord starts it again), never in a tight loop."""
+    deadline = time.monotonic() + (WAIT_SECONDS if retry else 0)
+    while True:
+        try:
+            return await provisioning.apply(lk, settings)
+        except Exception as error:
+            if time.monotonic() >= deadline:
+                raise SystemExit(f"could not apply the telephony setup: {error}") from None
+            print(f"telephony not applied yet ({error}); retrying", file=sys.stderr, flush=True)
+            await asyncio.sleep(RETRY_SECONDS)
+
+
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.telephony", description=__doc__)
     parser.add_argument("command", choices=("show", "apply"))
@@ -51,7 +66,7 @@ async def main(argv: list[str]) -> int:
     lk = await _lookup(settings, wait=args.wait)
     try:
         if args.command == "apply":
-            applied = await provisioning.apply(lk, settings)
+            applied = await _apply(lk, settings, retry=args.wait)
             print(
                 "telephony applied: "
                 + (", ".join(applied.changed) + " created" if applied.changed else "unchanged"),

@@ -5,9 +5,11 @@ customer there through the outbound trunk; the persona greets once they pick up.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 
 from fastapi import HTTPException
+from google.protobuf.duration_pb2 import Duration
 from livekit import api
 from sqlite_utils import Database
 
@@ -17,6 +19,8 @@ from app.livekit_tokens import job_metadata
 from app.settings import Settings
 from app.telephony import provisioning
 
+RINGING_TIMEOUT = Duration(seconds=60)
+"""How long the customer's phone rings (the worker gives up after as long)."""
 DEPARTMENT = {"ticket": "complaints", "follow_up": "sales"}
 """Who calls back: Support about a ticket, Sales about a follow-up."""
 
@@ -109,7 +113,13 @@ async def dial(settings: Settings, call: dict) -> None:
                     participant_identity=f"sip_{call['caller_phone']}",
                     participant_name="customer",
                     wait_until_answered=False,
+                    ringing_timeout=RINGING_TIMEOUT,
                 )
             )
-        except api.TwirpError as error:
-            raise HTTPException(502, f"LiveKit refused the call: {error.message}") from None
+        except Exception as error:
+            # the agent may be dispatched already: the room goes, and the agent with it
+            with contextlib.suppress(Exception):
+                await lk.room.delete_room(api.DeleteRoomRequest(room=call["room"]))
+            if isinstance(error, api.TwirpError):
+                raise HTTPException(502, f"LiveKit refused the call: {error.message}") from None
+            raise HTTPException(502, "LiveKit does not answer") from None

@@ -32,6 +32,7 @@ def caller(number: str = "+966501234567", dialled: str = "+15550102") -> PhoneCa
     return PhoneCall(
         participant_identity=f"sip_{number}",
         caller_number=number,
+        international=True,
         dialled_number=dialled,
         trunk_id="ST_test",
     )
@@ -146,7 +147,13 @@ async def test_a_callback_greets_the_customer_by_name_about_their_ticket(crm_pat
         assert greeting_text(c) == get_greeting(
             PersonaType.COMPLAINTS, "en", CUSTOMER["name"], callback=True
         )
-        assert greeting_text(c).startswith("Hello Omar Khalil, this is Mohammed")
+        assert greeting_text(c) == (
+            "Hello, this is Mohammed from Ornina Support, returning a call. May I speak with "
+            "Omar Khalil?"
+        )
+        assert "Until the person who answered has said they are the customer" in (
+            c.agent.instructions
+        )
         assert "Router keeps rebooting" in c.agent.instructions
         assert ticket["number"] in c.agent.instructions
     row = crm_calls.get_call(db, call_id=row["id"])

@@ -164,12 +164,13 @@ def test_phone_calls_show_their_channel_in_the_figures_the_csv_and_the_list():
             )
             calls.create_call(db, room="call-web", language="en", department="sales")
             calls.add_event(db, call_id=phone["id"], kind="human_transfer", reason="a person")
+            calls.add_event(db, call_id=phone["id"], kind="takeover", operator="amal")
         finally:
             db.close()
         client = api.client()
         body = client.get("/api/analytics/personas").json()
         assert body["channels"] == {"web": 1, "phone": 1}
-        assert body["transferred_to_human"] == 1
+        assert body["transferred_to_human"] == 1 and body["taken_over"] == 1
         rows = read_csv(client.get("/api/analytics/calls.csv"))
         assert [(r["channel"], r["direction"], r["dialled_number"]) for r in rows] == [
             ("phone", "inbound", "'+15550100"),

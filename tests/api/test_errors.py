@@ -99,7 +99,12 @@ def test_bad_path_ids_are_4xx(client: httpx.Client, app_routes: list[Route]):
     assert not failures, "\n".join(failures)
 
 
-POST_BODIES = {"link": {"customer_id": 1}, "verification-code": {}, "keys": {"name": "x"}}
+POST_BODIES = {
+    "link": {"customer_id": 1},
+    "verification-code": {},
+    "keys": {"name": "x"},
+    "handback": {},
+}
 """Valid bodies for POST routes on an id, by their last path segment (else a status change)."""
 
 

@@ -23,6 +23,18 @@ ROUTE_TESTS = {
     "GET /api/calls": "test_calls::test_list_calls_filters",
     "GET /api/calls/{call_id}": "test_calls::test_the_call_row_exists_with_a_dispatched_event",
     "GET /api/calls/unlinked": "test_calls::test_an_operator_links_an_unverified_call",
+    "GET /api/calls/live": (
+        "test_supervision::test_the_live_list_shows_calls_in_progress_with_their_last_caption"
+    ),
+    "POST /api/calls/{call_id}/listen": (
+        "test_supervision::test_listening_in_gives_a_hidden_subscribe_only_token_for_that_room_only"
+    ),
+    "POST /api/calls/{call_id}/takeover": (
+        "tests.browser.test_supervision::test_listen_take_over_and_hand_back_a_live_call"
+    ),
+    "POST /api/calls/{call_id}/handback": (
+        "tests.browser.test_supervision::test_listen_take_over_and_hand_back_a_live_call"
+    ),
     "POST /api/calls/{call_id}/link": "test_calls::test_an_operator_links_an_unverified_call",
     "POST /api/customers/{customer_id}/verification-code": (
         "test_customers::test_verification_codes_for_a_customer"

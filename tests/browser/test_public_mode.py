@@ -271,8 +271,8 @@ def test_the_call_limit_counts_each_caller_not_the_proxy(public_bundle: Bundle, 
 def test_start_all_in_public_mode_makes_its_keys_and_serves_only_https_and_media():
     """The command a person runs on a VPS, `PUBLIC_HOST=... ./start_all.sh`, on a fresh copy of
     the project (the installed venv and LiveKit build reused): it writes a LiveKit key pair and
-    an operator key into a private .env, runs Caddy and the phone line beside the other programs
-    and keeps the API (and Redis) on loopback."""
+    an operator key into a private .env, runs Caddy beside the other programs, keeps the API on
+    loopback, and leaves the phone line off until it has digest authentication."""
     with two_hosts(third_octet_base=1) as net:
         root = scratch_project()
         env = {
@@ -313,10 +313,9 @@ def test_start_all_in_public_mode_makes_its_keys_and_serves_only_https_and_media
                     else ""
                 )
                 running = {line.split()[0] for line in status.splitlines() if "RUNNING" in line}
-                # the phone line is on by default: Redis and the SIP service too
-                return running == {"api", "agent", "livekit", "caddy", "redis", "sip"}
+                return running == {"api", "agent", "livekit", "caddy"}
 
-            wait_until(ready, timeout=120, interval=0.5, what="start_all.sh's six programs")
+            wait_until(ready, timeout=120, interval=0.5, what="start_all.sh's four programs")
             dotenv = (root / ".env").read_text()
             assert (root / ".env").stat().st_mode & 0o777 == 0o600
             values = dict(
@@ -346,8 +345,9 @@ def test_start_all_in_public_mode_makes_its_keys_and_serves_only_https_and_media
                 return json.loads(out)
 
             seen = wait_until(served, timeout=60, interval=1, what="https on the public host")
-            # HTTPS (and its redirect), LiveKit's ICE/TCP and SIP for the trunk provider
-            assert seen["listening"] == [80, 443, 5060, 7881]
+            # HTTPS (and its redirect) and LiveKit's ICE/TCP; no SIP without digest auth
+            assert seen["listening"] == [80, 443, 7881]
+            assert "phone line off: in public mode it needs SIP_AUTH_USERNAME" in log.read_text()
             assert seen["call"]["status"] == 201
             assert seen["call"]["body"]["livekit_url"] == f"wss://{net.server_ip}"
         finally:

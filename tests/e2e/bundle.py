@@ -123,6 +123,7 @@ def start_bundle(
             "PUBLIC_MODE": "false",
             "PHONE_LINE": "true" if phone else "false",
             "REDIS_PORT": str(free_port()),
+            "REDIS_PASSWORD": secrets.token_hex(16),
             "SIP_PORT": str(free_port()),
             "SIP_RTP_PORT_START": str(udp_start - 20000),
             "SIP_RTP_PORT_END": str(udp_start - 20000 + 99),

@@ -140,6 +140,7 @@ async function startCall(event) {
   if (!room.canPlaybackAudio) ui.playAudio.hidden = false;
   setState('waiting', 'call_status_waiting');
   for (const participant of room.remoteParticipants.values()) onParticipant(participant);
+  countParticipants(room);
 }
 
 async function requestCall() {
@@ -163,8 +164,12 @@ async function requestCall() {
 function wireRoom(room) {
   const E = lk.RoomEvent;
   room
-    .on(E.ParticipantConnected, onParticipant)
+    .on(E.ParticipantConnected, (participant) => {
+      countParticipants(room);
+      onParticipant(participant);
+    })
     .on(E.ParticipantDisconnected, (participant) => {
+      countParticipants(room);
       if (participant === call?.agent) {
         call.agent = null;
         setState('waiting', 'call_status_waiting');
@@ -177,6 +182,7 @@ function wireRoom(room) {
       if (track.kind !== lk.Track.Kind.Audio) return;
       ui.audio.append(track.attach());
       if (participant.isAgent) meterAgentAudio(track);
+      else if (isOperator(participant)) meterAudio(track, 'heardOperator');
     })
     .on(E.TrackUnsubscribed, (track) => track.detach().forEach((node) => node.remove()))
     .on(E.ActiveSpeakersChanged, (speakers) => {
@@ -195,7 +201,18 @@ function wireRoom(room) {
   room.registerTextStreamHandler(TRANSCRIPTION_TOPIC, onTranscription);
 }
 
+/** Who else is in the call, as the page sees it (a supervisor listening in is not). */
+function countParticipants(room) {
+  page.dataset.remoteParticipants = String(room.remoteParticipants.size);
+}
+
+const isOperator = (participant) => participant.attributes?.['ornina.role'] === 'operator';
+
 function onParticipant(participant) {
+  if (call && isOperator(participant)) {
+    ui.transfer.textContent = t('call_colleague_joined');
+    ui.transfer.hidden = false;
+  }
   if (!participant.isAgent || !call) return;
   call.agent = participant;
   setState('in-call', 'call_status_in_call');
@@ -227,6 +244,26 @@ async function showAgent(agent) {
   ui.speakerName.textContent = personaLabel(personas, persona);
   ui.agentState.textContent = t(`call_state_${state}`);
   ui.live.classList.toggle('agent-speaking', state === 'speaking');
+}
+
+/** Marks the page once a participant's audio was heard (`data-<key>`). */
+function meterAudio(track, key) {
+  const AudioContextClass = window.AudioContext ?? window.webkitAudioContext;
+  if (!AudioContextClass) return;
+  const context = new AudioContextClass();
+  const source = context.createMediaStreamSource(new MediaStream([track.mediaStreamTrack]));
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 1024;
+  source.connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  const timer = setInterval(() => {
+    if (context.state === 'suspended') context.resume().catch(() => {});
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const value of samples) sum += value * value;
+    if (Math.sqrt(sum / samples.length) > HEARD_LEVEL) page.dataset[key] = 'true';
+  }, 100);
+  call.meters.push({ timer, context });
 }
 
 function meterAgentAudio(track) {

@@ -6,6 +6,7 @@
 
 import { barChart } from './charts.js';
 import { el, LANG, loadPersonas, personaLabel, t } from './common.js';
+import { supervising, supervisionPanel } from './supervision.js';
 
 const KEY_STORAGE = 'ornina.operatorKey';
 const CSRF_STORAGE = 'ornina.csrf';
@@ -14,6 +15,7 @@ let me = null; // GET /api/session: the operator and what their role allows
 const PERSONA_KEYS = ['reception', 'sales', 'complaints'];
 const TICKET_STATUSES = ['open', 'in_progress', 'resolved', 'closed'];
 const REFRESH_MS = 3000;
+const LIVE_REFRESH_MS = 1000; // the live view: a call shows within about a second
 const LIVE_WINDOW_MS = 10 * 60 * 1000; // "waiting" calls older than this are abandoned pages
 const LOCALE = LANG === 'ar' ? 'ar-u-nu-latn' : 'en-GB';
 
@@ -161,6 +163,32 @@ function identity(call) {
   return el('span', { class: `badge identity-${level}`, dataset: { identity: level } }, `${label('identity_', level)}${how}`);
 }
 
+/** The live view: who speaks for us now, for how long, the last words, the transfers. */
+const liveColumns = [
+  [t('dash_col_id'), (c) => link(`#call/${c.id}`, c.id)],
+  [t('dash_col_duration'), (c) => (c.agent_joined_at ? seconds(Math.round((Date.now() - Date.parse(c.agent_joined_at)) / 1000)) : badge('created', label('status_', 'created')))],
+  [t('dash_col_caller'), (c) => callerName(c)],
+  [t('dash_col_channel'), (c) => channel(c)],
+  [t('dash_col_identity'), (c) => identity(c)],
+  [t('dash_col_language'), (c) => label('language_', c.language)],
+  [
+    t('dash_col_speaking'),
+    (c) =>
+      c.taken_over_by
+        ? el('span', { class: 'badge taken-over', dataset: { operator: c.taken_over_by } }, t('dash_taken_over_by', { operator: c.taken_over_by }))
+        : el('span', { dataset: { persona: c.persona ?? c.department } }, persona(c.persona ?? c.department)),
+  ],
+  [t('dash_col_last_caption'), (c) => lastCaption(c.last_caption)],
+  [t('dash_col_transfers'), (c) => String(c.transfers ?? 0)],
+  [t('dash_col_status'), (c) => badge(c.status, label('status_', c.status))],
+];
+
+function lastCaption(turn) {
+  if (!turn) return '—';
+  const who = turn.role === 'agent' ? persona(turn.persona, { nameOnly: true }) : turn.role === 'operator' ? turn.operator_login : t('dash_role_caller');
+  return el('span', { class: 'last-caption', dataset: { role: turn.role } }, `${who}: `, el('span', { dir: 'auto' }, turn.text));
+}
+
 /** Web or phone, and for a phone call whether we called out (a callback). */
 function channel(call) {
   const kind = call.channel ?? 'web';
@@ -198,7 +226,7 @@ function personasVisited(call) {
 async function viewCalls() {
   const recentSince = new Date(Date.now() - LIVE_WINDOW_MS).toISOString();
   const [active, waiting, ended, unlinked] = await Promise.all([
-    getJson(`/api/calls${query({ status: 'active', limit: 100 })}`),
+    getJson('/api/calls/live'),
     getJson(`/api/calls${query({ status: 'created', since: recentSince, limit: 100 })}`),
     getJson(`/api/calls${query({ status: 'ended', limit: 50 })}`),
     getJson(`/api/calls/unlinked${query({ limit: 50 })}`),
@@ -207,7 +235,7 @@ async function viewCalls() {
   return [
     section(
       t('dash_live_calls'),
-      table('live-calls', callColumns, [...active, ...waiting], {
+      table('live-calls', liveColumns, [...active, ...waiting], {
         onRow: open,
         empty: t('dash_no_live_calls'),
       }),
@@ -302,6 +330,7 @@ async function viewCall(id) {
         transfers.map((event) => ({ ...event, id: `${event.data.from}-${event.data.to}` })),
       ),
     ),
+    call.status === 'active' && can('calls.supervise') ? supervisionPanel(call, { api, guarded }) : null,
     section(t('dash_transcript'), transcript(call)),
     await changes('call', call.id),
     section(
@@ -858,8 +887,13 @@ async function render() {
   view.dataset.view = hash.replace(/^#/, '') || 'calls';
   view.dataset.render = String(ticket);
   // Live lists and calls in progress refresh themselves.
-  const live = tab === 'calls' && (!match?.[1] || view.querySelector('.badge.active, .badge.created'));
-  if (live) refreshTimer = setTimeout(render, REFRESH_MS);
+  const onList = build === viewCalls;
+  const callId = build === viewCall ? Number(match[1]) : null;
+  const live = onList || (callId !== null && view.querySelector('.badge.active, .badge.created'));
+  // a call being supervised is not re-rendered (its panel holds the live audio and captions)
+  if (live && !(callId !== null && supervising(callId))) {
+    refreshTimer = setTimeout(render, onList ? LIVE_REFRESH_MS : REFRESH_MS);
+  }
 }
 
 async function signOut({ wrongKey = false, ended = false, expired = false } = {}) {
