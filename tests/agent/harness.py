@@ -98,6 +98,7 @@ async def call_session(
     phone: PhoneCall | None = None,
     line: PhoneLine | None = None,
     human_line: str = "",
+    notice: dict[str, str] | None = None,
 ) -> AsyncIterator[Call]:
     """`caller_id`: the number a trusted SIP trunk vouches for; `phone` the SIP participant of
     a phone call and `line` the line it dialled (`agent.phone`); `human_line` SIP_TRANSFER_TO."""
@@ -112,6 +113,7 @@ async def call_session(
         caller_id=caller_id,
     )
     state.human_line = human_line
+    state.notice = notice or {}
     llm = ScriptedLLM(responder)
     session = create_session(
         state,

@@ -15,8 +15,11 @@ from livekit import rtc
 
 from agent.supervision import TAKEOVER_LINE, TOPIC, Supervision
 from app.crm import calls as crm_calls
+from app.settings import load_settings
+from personas import get_greeting
 from tests.agent.harness import api_call, call_session
 from tests.agent.scripted_llm import Request
+from tests.agent.test_agent_greeting import greeting_text
 
 pytestmark = pytest.mark.asyncio
 
@@ -79,3 +82,27 @@ async def test_only_the_server_can_take_a_call_over(crm_path, db):
         await c.state.crm.flush()
     said = [t["text"] for t in crm_calls.list_turns(db, call_id=c.state.call_id)]
     assert TAKEOVER_LINE["ar"] in said
+
+
+@pytest.mark.parametrize("language", ["ar", "en"])
+async def test_the_monitoring_notice_comes_before_the_greeting_when_it_is_on(
+    crm_path, db, language
+):
+    settings = load_settings(
+        livekit_url="ws://127.0.0.1:7880",
+        livekit_api_key="devkey",
+        livekit_api_secret="secret",
+        operator_api_key="k" * 20 + "1",
+        call_notice_enabled=True,
+    )
+    notice = {lang: settings.call_notice(lang) for lang in ("ar", "en")}
+    metadata = api_call(db, language=language)
+    async with call_session(crm_path, answers, metadata=metadata, notice=notice) as c:
+        assert greeting_text(c) == f"{notice[language]} {get_greeting('reception', language)}"
+    off = load_settings(
+        livekit_url="ws://127.0.0.1:7880",
+        livekit_api_key="devkey",
+        livekit_api_secret="secret",
+        operator_api_key="k" * 20 + "1",
+    )
+    assert off.call_notice(language) == ""
