@@ -248,7 +248,7 @@ async def entrypoint(ctx: JobContext) -> None:
         vad=voice_activity,
         turn_detection=inference.TurnDetector(version="v1-mini"),
     )
-    Supervision(session, state, ctx.room, voice_activity)
+    supervision = Supervision(session, state, ctx.room, voice_activity)
     try:
         recorder, _ = await start_call(
             session,
@@ -266,6 +266,7 @@ async def entrypoint(ctx: JobContext) -> None:
         return
 
     async def close_call() -> None:
+        await supervision.aclose()
         await recorder.finish()
         await providers.aclose()
         await state.crm.aclose()

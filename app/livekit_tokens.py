@@ -74,19 +74,17 @@ def caller_token(
     return token.to_jwt()
 
 
-OPERATOR_TOKEN_TTL = timedelta(hours=2)
+OPERATOR_TOKEN_TTL = timedelta(minutes=5)
+"""Short: LiveKit refreshes the token of a participant who is connected, and one who left (or
+was removed at hand-back) cannot come back with it later."""
 
 
-def operator_identity(login: str) -> str:
-    return f"operator-{login}"
-
-
-def listener_token(settings: Settings, *, room: str, login: str, name: str) -> str:
+def listener_token(settings: Settings, *, room: str, name: str) -> str:
     """An operator listening in: hidden (the caller, the agent and the caller's page never see
     them), subscribe-only, for this one room."""
     return (
         api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
-        .with_identity(f"{operator_identity(login)}-listen-{secrets.token_hex(3)}")
+        .with_identity(f"listener-{secrets.token_hex(6)}")
         .with_name(name)
         .with_ttl(OPERATOR_TOKEN_TTL)
         .with_attributes({"ornina.role": "listener"})
@@ -104,15 +102,16 @@ def listener_token(settings: Settings, *, room: str, login: str, name: str) -> s
     )
 
 
-def takeover_token(settings: Settings, *, room: str, login: str, name: str) -> str:
+def takeover_token(settings: Settings, *, room: str, identity: str) -> str:
     """An operator who took the call over: speaks to the caller with a microphone (nothing else),
-    in this one room."""
+    in this one room. The caller's page sees this participant, so it carries no login or name:
+    a random identity and "Ornina"."""
     return (
         api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
-        .with_identity(operator_identity(login))
-        .with_name(name)
+        .with_identity(identity)
+        .with_name("Ornina")
         .with_ttl(OPERATOR_TOKEN_TTL)
-        .with_attributes({"ornina.role": "operator", "ornina.operator": login})
+        .with_attributes({"ornina.role": "operator"})
         .with_grants(
             api.VideoGrants(
                 room_join=True,
@@ -125,3 +124,7 @@ def takeover_token(settings: Settings, *, room: str, login: str, name: str) -> s
         )
         .to_jwt()
     )
+
+
+def new_operator_identity() -> str:
+    return f"operator-{secrets.token_hex(6)}"

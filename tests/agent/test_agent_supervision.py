@@ -47,14 +47,14 @@ async def test_taken_over_the_persona_is_silent_and_handed_back_it_answers(crm_p
     async with call_session(crm_path, answers, metadata=metadata) as c:
         supervision = Supervision(c.session, c.state, rtc.Room(), vad=None)
         asked = len(c.llm.requests)
-        await supervision.take_over("amal")
+        await supervision.take_over("amal", name="Amal")
         assert c.state.taken_over_by == "amal"
 
         result = await c.say("Hello? Is someone there?")
         assert not [e for e in result.events if e.type == "message" and e.item.role == "assistant"]
         assert len(c.llm.requests) == asked  # nobody asked the model
 
-        handle = await supervision.hand_back("amal", SUMMARY)
+        handle = await supervision.hand_back("Amal", SUMMARY)
         assert c.state.taken_over_by is None
         await handle.wait_for_playout()
         result = await c.say("Thanks. And the invoice?")

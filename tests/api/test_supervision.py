@@ -8,6 +8,8 @@ import httpx
 import jwt
 
 from app.crm import calls as crm_calls
+from app.livekit_tokens import new_operator_identity, takeover_token
+from app.settings import load_settings
 from tests.api.conftest import RunningApi, assert_error
 
 
@@ -82,3 +84,22 @@ def test_a_call_not_in_progress_cannot_be_supervised(client: httpx.Client, anon:
     for action in ("listen", "takeover"):
         error = assert_error(client.post(f"/api/calls/{waiting['call_id']}/{action}"), 409)
         assert "not in progress" in error["message"]
+
+
+def test_the_takeover_token_speaks_in_one_room_with_a_microphone_and_names_no_one():
+    settings = load_settings(
+        livekit_url="ws://127.0.0.1:7880",
+        livekit_api_key="devkey",
+        livekit_api_secret="secret",
+        operator_api_key="k" * 20 + "1",
+    )
+    identity = new_operator_identity()
+    claims = decode(takeover_token(settings, room="call-1", identity=identity))
+    grants = claims["video"]
+    assert grants["room"] == "call-1" and grants["canPublish"] is True
+    assert grants["canPublishSources"] == ["microphone"] and grants["canPublishData"] is False
+    assert not grants.get("hidden")
+    # the caller's page sees this participant: a random identity, no login, no name
+    assert claims["sub"] == identity and claims["name"] == "Ornina"
+    assert claims["attributes"] == {"ornina.role": "operator"}
+    assert claims["exp"] - claims["nbf"] <= 300

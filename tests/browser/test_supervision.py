@@ -109,7 +109,7 @@ def test_listen_take_over_and_hand_back_a_live_call(
         # and, once spoken, the greeting as its last caption
         joined = time.monotonic()
         row = dashboard.locator(f'#live-calls tr[data-id="{call_id}"]')
-        expect(row).to_be_visible(timeout=2_000)
+        expect(row.locator(".badge.active")).to_be_visible(timeout=2_000)  # in progress
         assert time.monotonic() - joined <= 2.0
         expect(row.locator('[data-persona="reception"]')).to_be_visible()
         expect(row.locator(".last-caption")).to_contain_text("Welcome to Ornina")
@@ -147,8 +147,8 @@ def test_listen_take_over_and_hand_back_a_live_call(
             timeout=30,
             what="the supervisor's words in the transcript",
         )
+        expect(call).to_have_attribute("data-remote-participants", "2")
         speak_once(caller, double, bundle, call_id)
-        assert len(double.log()["chat"]) == llm_requests  # nobody asked the model
         record = bundle.api("GET", f"/api/calls/{call_id}", operator=True).json()
         said = [(t["role"], t["text"], t["operator_login"]) for t in record["transcript"]]
         assert ("operator", OPERATOR_SAYS, "installation-key") in said
@@ -163,6 +163,11 @@ def test_listen_take_over_and_hand_back_a_live_call(
         dashboard.locator("#hand-back").click()
         expect(panel).to_have_attribute("data-mode", "ended")
         expect(caller.locator('#captions li[data-role="agent"]').last).to_contain_text(BACK)
+        # the supervisor left the room, and the model was first asked again for the hand-back:
+        # nothing the caller said while the call was taken over was answered
+        expect(call).to_have_attribute("data-remote-participants", "1")
+        asked = double.log()["chat"][llm_requests:]
+        assert "handed the call back" in asked[0]["last_text"], asked[0]["last_text"]
         answers = caller.locator('#captions li[data-role="agent"]', has_text=ANSWER)
         expect(answers).to_have_count(1)
         speak_once(caller, double, bundle, call_id)

@@ -6,7 +6,7 @@
 
 import { barChart } from './charts.js';
 import { el, LANG, loadPersonas, personaLabel, t } from './common.js';
-import { supervising, supervisionPanel } from './supervision.js';
+import { stopSupervision, supervising, supervisionPanel } from './supervision.js';
 
 const KEY_STORAGE = 'ornina.operatorKey';
 const CSRF_STORAGE = 'ornina.csrf';
@@ -330,7 +330,7 @@ async function viewCall(id) {
         transfers.map((event) => ({ ...event, id: `${event.data.from}-${event.data.to}` })),
       ),
     ),
-    call.status === 'active' && can('calls.supervise') ? supervisionPanel(call, { api, guarded }) : null,
+    call.status === 'active' && can('calls.supervise') ? supervisionPanel(call, { api, guarded, rerender: render }) : null,
     section(t('dash_transcript'), transcript(call)),
     await changes('call', call.id),
     section(
@@ -889,6 +889,8 @@ async function render() {
   // Live lists and calls in progress refresh themselves.
   const onList = build === viewCalls;
   const callId = build === viewCall ? Number(match[1]) : null;
+  // supervision belongs to its call's page: leaving that page leaves the call
+  if (callId === null || !supervising(callId)) await stopSupervision();
   const live = onList || (callId !== null && view.querySelector('.badge.active, .badge.created'));
   // a call being supervised is not re-rendered (its panel holds the live audio and captions)
   if (live && !(callId !== null && supervising(callId))) {
@@ -898,6 +900,7 @@ async function render() {
 
 async function signOut({ wrongKey = false, ended = false, expired = false } = {}) {
   clearTimeout(refreshTimer);
+  await stopSupervision();
   if (!ended && !operatorKey() && me?.via === 'session') {
     await api('/api/session', { method: 'DELETE' }).catch(() => {});
   }

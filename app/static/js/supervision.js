@@ -18,7 +18,7 @@ const audioBox = el('div', { id: 'supervision-audio', hidden: true });
 document.body.append(audioBox);
 
 /** The supervision panel of a live call; `api(path, options)` calls the operator API. */
-export function supervisionPanel(call, { api, guarded }) {
+export function supervisionPanel(call, { api, guarded, rerender }) {
   if (current?.callId === call.id) return current.panel;
   const status = el('p', { class: 'hint', id: 'supervision-status', role: 'status' }, t('dash_sup_idle'));
   const captions = el('ol', { id: 'live-captions', class: 'captions' });
@@ -45,9 +45,10 @@ export function supervisionPanel(call, { api, guarded }) {
     panel.querySelector('#handback-form').hidden = mode !== 'speaking';
     handBack.hidden = mode !== 'speaking';
   };
-  const session = { callId: call.id, panel, captions, meters: [], room: null, show };
+  const session = { callId: call.id, panel, captions, segments: new Map(), meters: [], room: null, show, rerender };
   listen.onclick = () =>
     guarded(async () => {
+      await stopSupervision();
       const joined = await (await api(`/api/calls/${call.id}/listen`, { method: 'POST', body: {} })).json();
       current = session;
       await connect(session, joined, { publish: false });
@@ -58,20 +59,30 @@ export function supervisionPanel(call, { api, guarded }) {
       const joined = await (await api(`/api/calls/${call.id}/takeover`, { method: 'POST', body: {} })).json();
       await disconnect(session);
       current = session;
-      await connect(session, joined, { publish: true });
+      // the call is ours now: hand-back stays offered even if the microphone fails
       show('speaking');
+      await connect(session, joined, { publish: true });
     });
   handBack.onclick = () =>
     guarded(async () => {
       await api(`/api/calls/${call.id}/handback`, { method: 'POST', body: { summary: summary.value.trim() || null } });
-      await disconnect(session);
-      show('ended');
+      await end(session);
     });
-  leave.onclick = async () => {
-    await disconnect(session);
-    show('ended');
-  };
+  leave.onclick = () => end(session);
   return panel;
+}
+
+/** Leaves whatever call this page supervises (another call opened, signed out). */
+export async function stopSupervision() {
+  if (current) await disconnect(current);
+  current = null;
+}
+
+async function end(session) {
+  await disconnect(session);
+  if (current === session) current = null;
+  session.show('ended');
+  session.rerender?.();
 }
 
 /** True while this page supervises `callId` (the view then stops refreshing itself). */
@@ -89,8 +100,10 @@ async function connect(session, joined, { publish }) {
       audioBox.append(track.attach());
       meter(session, track, participant.isAgent ? 'heardAgent' : 'heardCaller');
     })
+    .on(E.TrackUnsubscribed, (track) => track.detach().forEach((node) => node.remove()))
     .on(E.Disconnected, () => {
-      if (session.room === room) session.show('ended');
+      // the call ended (or the operator was removed at hand-back)
+      if (session.room === room) end(session);
     });
   room.registerTextStreamHandler(TRANSCRIPTION_TOPIC, (reader, from) => caption(session, reader, from, room));
   await room.connect(joined.livekit_url, joined.token);
@@ -131,8 +144,14 @@ function meter(session, track, key) {
 async function caption(session, reader, from, room) {
   const speaker = room.remoteParticipants.get(from?.identity);
   const role = speaker?.isAgent ? 'agent' : speaker?.attributes?.['ornina.role'] === 'operator' ? 'operator' : 'caller';
-  const item = el('li', { class: role, dataset: { role } }, el('span', { class: 'who' }, t(`dash_sup_role_${role}`)), ' ', el('span', { class: 'text', dir: 'auto' }));
-  session.captions.append(item);
+  // one line per segment: a caller's transcript arrives as several streams of one segment
+  const segment = reader.info.attributes?.['lk.segment_id'] || reader.info.id;
+  let item = session.segments.get(segment);
+  if (!item) {
+    item = el('li', { class: role, dataset: { role } }, el('span', { class: 'who' }, t(`dash_sup_role_${role}`)), ' ', el('span', { class: 'text', dir: 'auto' }));
+    session.segments.set(segment, item);
+    session.captions.append(item);
+  }
   let text = '';
   try {
     for await (const chunk of reader) {
