@@ -8,7 +8,6 @@ import asyncio
 
 import aiohttp
 import httpx
-from livekit import api
 
 from app.crm import connect
 from app.settings import Settings
@@ -71,10 +70,7 @@ async def check_sip(settings: Settings) -> str | None:
     if not status.startswith("SIP/2.0 200"):
         return f"SIP service answered {status[:40]!r}"
     try:
-        async with api.LiveKitAPI(
-            settings.livekit_http_url,
-            settings.livekit_api_key,
-            settings.livekit_api_secret.get_secret_value(),
+        async with settings.livekit_api(
             timeout=aiohttp.ClientTimeout(total=TIMEOUT.read),
         ) as lk:
             found = await provisioning.find(lk)

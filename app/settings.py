@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
+from livekit import api
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -269,6 +270,15 @@ class Settings(BaseSettings):
         if self.public_host and _is_loopback(self.livekit_url):
             return f"wss://{self.public_host}"
         return self.livekit_url
+
+    def livekit_api(self, **options: object) -> api.LiveKitAPI:
+        """A client of the LiveKit server's API with our key pair (an async context manager)."""
+        return api.LiveKitAPI(
+            self.livekit_http_url,
+            self.livekit_api_key,
+            self.livekit_api_secret.get_secret_value(),
+            **options,
+        )
 
     @property
     def livekit_http_url(self) -> str:

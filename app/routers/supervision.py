@@ -64,11 +64,7 @@ def first_name(actor: Actor) -> str:
 
 async def _livekit(settings: Settings, work) -> object:  # noqa: ANN001
     """`work(lk)` against LiveKit's server API; 502 when LiveKit refuses or does not answer."""
-    async with api.LiveKitAPI(
-        settings.livekit_http_url,
-        settings.livekit_api_key,
-        settings.livekit_api_secret.get_secret_value(),
-    ) as lk:
+    async with settings.livekit_api() as lk:
         try:
             return await work(lk)
         except api.TwirpError as error:

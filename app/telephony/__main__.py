@@ -24,11 +24,7 @@ logger = logging.getLogger("ornina.telephony")
 async def _lookup(settings, *, wait: bool) -> api.LiveKitAPI:  # noqa: ANN001
     deadline = time.monotonic() + (WAIT_SECONDS if wait else 0)
     while True:
-        lk = api.LiveKitAPI(
-            settings.livekit_http_url,
-            settings.livekit_api_key,
-            settings.livekit_api_secret.get_secret_value(),
-        )
+        lk = settings.livekit_api()
         try:
             await provisioning.find(lk)
             return lk

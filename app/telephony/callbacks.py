@@ -81,11 +81,7 @@ def open_callback_call(
 async def dial(settings: Settings, call: dict) -> None:
     """Dispatch the agent into the call's room, then have the SIP service dial the customer.
     502 when LiveKit refuses (no outbound trunk provisioned, SIP service down)."""
-    async with api.LiveKitAPI(
-        settings.livekit_http_url,
-        settings.livekit_api_key,
-        settings.livekit_api_secret.get_secret_value(),
-    ) as lk:
+    async with settings.livekit_api() as lk:
         try:
             trunk_id = (await provisioning.find(lk))["outbound_trunk_id"]
         except Exception:

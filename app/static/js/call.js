@@ -10,7 +10,7 @@
 //     `lk.segment_id`; a stream sent as the caller (their identity, or
 //     `lk.transcribed_track_id` naming the caller's microphone track) is the caller's words.
 
-import { el, LANG, loadPersonas, personaLabel, t } from './common.js';
+import { el, LANG, loadPersonas, meterTrack, personaLabel, stopMeter, t } from './common.js';
 
 const VENDOR = '/static/vendor/livekit-client.esm.js';
 const TRANSCRIPTION_TOPIC = 'lk.transcription';
@@ -248,43 +248,18 @@ async function showAgent(agent) {
 
 /** Marks the page once a participant's audio was heard (`data-<key>`). */
 function meterAudio(track, key) {
-  const AudioContextClass = window.AudioContext ?? window.webkitAudioContext;
-  if (!AudioContextClass) return;
-  const context = new AudioContextClass();
-  const source = context.createMediaStreamSource(new MediaStream([track.mediaStreamTrack]));
-  const analyser = context.createAnalyser();
-  analyser.fftSize = 1024;
-  source.connect(analyser);
-  const samples = new Float32Array(analyser.fftSize);
-  const timer = setInterval(() => {
-    if (context.state === 'suspended') context.resume().catch(() => {});
-    analyser.getFloatTimeDomainData(samples);
-    let sum = 0;
-    for (const value of samples) sum += value * value;
-    if (Math.sqrt(sum / samples.length) > HEARD_LEVEL) page.dataset[key] = 'true';
-  }, 100);
-  call.meters.push({ timer, context });
+  const meter = meterTrack(track, (rms) => {
+    if (rms > HEARD_LEVEL) page.dataset[key] = 'true';
+  });
+  if (meter) call.meters.push(meter);
 }
 
 function meterAgentAudio(track) {
-  const AudioContextClass = window.AudioContext ?? window.webkitAudioContext;
-  if (!AudioContextClass) return;
-  const context = new AudioContextClass();
-  const source = context.createMediaStreamSource(new MediaStream([track.mediaStreamTrack]));
-  const analyser = context.createAnalyser();
-  analyser.fftSize = 1024;
-  source.connect(analyser);
-  const samples = new Float32Array(analyser.fftSize);
-  const timer = setInterval(() => {
-    if (context.state === 'suspended') context.resume().catch(() => {});
-    analyser.getFloatTimeDomainData(samples);
-    let sum = 0;
-    for (const value of samples) sum += value * value;
-    const rms = Math.sqrt(sum / samples.length);
+  const meter = meterTrack(track, (rms) => {
     ui.level.style.inlineSize = `${Math.min(100, Math.round(rms * 400))}%`;
     if (rms > HEARD_LEVEL) page.dataset.heardAgent = 'true';
-  }, 100);
-  call.meters.push({ timer, context });
+  });
+  if (meter) call.meters.push(meter);
 }
 
 async function onTranscription(reader, participantInfo) {
@@ -355,10 +330,7 @@ async function endCall({ errorKey } = {}) {
   const current = call;
   if (!current) return;
   call = null;
-  for (const { timer, context } of current.meters) {
-    clearInterval(timer);
-    context.close().catch(() => {});
-  }
+  current.meters.forEach(stopMeter);
   current.room.unregisterTextStreamHandler?.(TRANSCRIPTION_TOPIC);
   await current.room.disconnect().catch(() => {});
   current.micTrack.stop();

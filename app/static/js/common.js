@@ -60,3 +60,32 @@ export function personaLabel(personas, key, { nameOnly = false } = {}) {
   const name = persona.name[LANG];
   return nameOnly ? name : `${name}${LANG === 'ar' ? '، ' : ', '}${persona.department[LANG]}`;
 }
+
+/**
+ * Measures a remote audio track's level every 100 ms: `onLevel(rms)` with the RMS (0..1) of
+ * the last 1024 samples. Returns `{timer, context}`; stop it with `stopMeter`. Null when the
+ * browser has no Web Audio.
+ */
+export function meterTrack(track, onLevel) {
+  const AudioContextClass = window.AudioContext ?? window.webkitAudioContext;
+  if (!AudioContextClass) return null;
+  const context = new AudioContextClass();
+  const source = context.createMediaStreamSource(new MediaStream([track.mediaStreamTrack]));
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 1024;
+  source.connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  const timer = setInterval(() => {
+    if (context.state === 'suspended') context.resume().catch(() => {});
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const value of samples) sum += value * value;
+    onLevel(Math.sqrt(sum / samples.length));
+  }, 100);
+  return { timer, context };
+}
+
+export function stopMeter({ timer, context }) {
+  clearInterval(timer);
+  context.close().catch(() => {});
+}

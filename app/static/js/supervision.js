@@ -7,7 +7,7 @@
 // data-heard-agent / data-heard-caller (the loudest RMS so far, 0..1) and data-mode
 // (listening | speaking | ended).
 
-import { el, t } from './common.js';
+import { el, meterTrack, stopMeter, t } from './common.js';
 
 const VENDOR = '/static/vendor/livekit-client.esm.js';
 const TRANSCRIPTION_TOPIC = 'lk.transcription';
@@ -112,10 +112,7 @@ async function connect(session, joined, { publish }) {
 }
 
 async function disconnect(session) {
-  for (const { timer, context } of session.meters) {
-    clearInterval(timer);
-    context.close().catch(() => {});
-  }
+  session.meters.forEach(stopMeter);
   session.meters = [];
   const room = session.room;
   session.room = null;
@@ -124,21 +121,10 @@ async function disconnect(session) {
 }
 
 function meter(session, track, key) {
-  const context = new AudioContext();
-  const source = context.createMediaStreamSource(new MediaStream([track.mediaStreamTrack]));
-  const analyser = context.createAnalyser();
-  analyser.fftSize = 1024;
-  source.connect(analyser);
-  const samples = new Float32Array(analyser.fftSize);
-  const timer = setInterval(() => {
-    if (context.state === 'suspended') context.resume().catch(() => {});
-    analyser.getFloatTimeDomainData(samples);
-    let sum = 0;
-    for (const value of samples) sum += value * value;
-    const rms = Math.sqrt(sum / samples.length);
+  const meter = meterTrack(track, (rms) => {
     if (rms > Number(session.panel.dataset[key])) session.panel.dataset[key] = rms.toFixed(4);
-  }, 100);
-  session.meters.push({ timer, context });
+  });
+  if (meter) session.meters.push(meter);
 }
 
 async function caption(session, reader, from, room) {
