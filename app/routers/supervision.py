@@ -31,7 +31,7 @@ router = APIRouter(
     prefix="/api/calls",
     tags=["supervision"],
     dependencies=[OperatorDep],
-    responses=error_responses(401, 403, 404, 409, 422, 502),
+    responses=error_responses(400, 401, 403, 404, 409, 422, 502),
 )
 
 
