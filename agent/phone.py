@@ -65,11 +65,10 @@ async def trusted_trunks(
     if not trust_provisioned:
         return configured
     try:
-        found = await provisioning.find(lk)
+        own = await provisioning.inbound_trunk_id(lk)  # one request, before the greeting
     except Exception:
         logger.warning("could not look up the inbound trunk: caller ID not trusted", exc_info=True)
         return configured
-    own = found["inbound_trunk_id"]
     return configured | {own} if own else configured
 
 

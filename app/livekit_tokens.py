@@ -79,26 +79,36 @@ OPERATOR_TOKEN_TTL = timedelta(minutes=5)
 was removed at hand-back) cannot come back with it later."""
 
 
+def _operator_token(
+    settings: Settings, *, identity: str, name: str, role: str, grants: api.VideoGrants
+) -> str:
+    return (
+        api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
+        .with_identity(identity)
+        .with_name(name)
+        .with_ttl(OPERATOR_TOKEN_TTL)
+        .with_attributes({"ornina.role": role})
+        .with_grants(grants)
+        .to_jwt()
+    )
+
+
 def listener_token(settings: Settings, *, room: str, name: str) -> str:
     """An operator listening in: hidden (the caller, the agent and the caller's page never see
     them), subscribe-only, for this one room."""
-    return (
-        api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
-        .with_identity(f"listener-{secrets.token_hex(6)}")
-        .with_name(name)
-        .with_ttl(OPERATOR_TOKEN_TTL)
-        .with_attributes({"ornina.role": "listener"})
-        .with_grants(
-            api.VideoGrants(
-                room_join=True,
-                room=room,
-                can_subscribe=True,
-                can_publish=False,
-                can_publish_data=False,
-                hidden=True,
-            )
-        )
-        .to_jwt()
+    return _operator_token(
+        settings,
+        identity=f"listener-{secrets.token_hex(6)}",
+        name=name,
+        role="listener",
+        grants=api.VideoGrants(
+            room_join=True,
+            room=room,
+            can_subscribe=True,
+            can_publish=False,
+            can_publish_data=False,
+            hidden=True,
+        ),
     )
 
 
@@ -106,23 +116,19 @@ def takeover_token(settings: Settings, *, room: str, identity: str) -> str:
     """An operator who took the call over: speaks to the caller with a microphone (nothing else),
     in this one room. The caller's page sees this participant, so it carries no login or name:
     a random identity and "Ornina"."""
-    return (
-        api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
-        .with_identity(identity)
-        .with_name("Ornina")
-        .with_ttl(OPERATOR_TOKEN_TTL)
-        .with_attributes({"ornina.role": "operator"})
-        .with_grants(
-            api.VideoGrants(
-                room_join=True,
-                room=room,
-                can_subscribe=True,
-                can_publish=True,
-                can_publish_sources=["microphone"],
-                can_publish_data=False,
-            )
-        )
-        .to_jwt()
+    return _operator_token(
+        settings,
+        identity=identity,
+        name="Ornina",
+        role="operator",
+        grants=api.VideoGrants(
+            room_join=True,
+            room=room,
+            can_subscribe=True,
+            can_publish=True,
+            can_publish_sources=["microphone"],
+            can_publish_data=False,
+        ),
     )
 
 

@@ -73,10 +73,11 @@ async def check_sip(settings: Settings) -> str | None:
         async with settings.livekit_api(
             timeout=aiohttp.ClientTimeout(total=TIMEOUT.read),
         ) as lk:
-            found = await provisioning.find(lk)
+            trunk = await provisioning.inbound_trunk_id(lk)
+            rule = await provisioning.dispatch_rule_id(lk)
     except Exception:  # noqa: BLE001 - any failure means "SIP API not answering"
         return "LiveKit's SIP API not answering"
-    if found["inbound_trunk_id"] is None or found["dispatch_rule_id"] is None:
+    if trunk is None or rule is None:
         return "inbound trunk not provisioned yet (logs/telephony.log)"
     return None
 

@@ -83,7 +83,7 @@ async def dial(settings: Settings, call: dict) -> None:
     502 when LiveKit refuses (no outbound trunk provisioned, SIP service down)."""
     async with settings.livekit_api() as lk:
         try:
-            trunk_id = (await provisioning.find(lk))["outbound_trunk_id"]
+            trunk_id = await provisioning.outbound_trunk_id(lk)
         except Exception:
             raise HTTPException(502, "LiveKit's SIP service does not answer") from None
         if trunk_id is None:

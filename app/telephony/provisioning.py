@@ -141,17 +141,27 @@ async def _keep_one(lk, found, matches, *, id_of, delete) -> str | None:  # noqa
     return id_of(keep) if keep is not None else None
 
 
+async def inbound_trunk_id(lk: api.LiveKitAPI) -> str | None:
+    trunks = (await lk.sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())).items
+    return next((t.sip_trunk_id for t in trunks if t.name == INBOUND), None)
+
+
+async def dispatch_rule_id(lk: api.LiveKitAPI) -> str | None:
+    rules = (await lk.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest())).items
+    return next((r.sip_dispatch_rule_id for r in rules if r.name == INBOUND), None)
+
+
+async def outbound_trunk_id(lk: api.LiveKitAPI) -> str | None:
+    trunks = (await lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest())).items
+    return next((t.sip_trunk_id for t in trunks if t.name == OUTBOUND), None)
+
+
 async def find(lk: api.LiveKitAPI) -> dict[str, str | None]:
     """The ids LiveKit holds under our names (None: not provisioned)."""
-    trunks = (await lk.sip.list_inbound_trunk(api.ListSIPInboundTrunkRequest())).items
-    rules = (await lk.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest())).items
-    outbound = (await lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest())).items
     return {
-        "inbound_trunk_id": next((t.sip_trunk_id for t in trunks if t.name == INBOUND), None),
-        "dispatch_rule_id": next(
-            (r.sip_dispatch_rule_id for r in rules if r.name == INBOUND), None
-        ),
-        "outbound_trunk_id": next((t.sip_trunk_id for t in outbound if t.name == OUTBOUND), None),
+        "inbound_trunk_id": await inbound_trunk_id(lk),
+        "dispatch_rule_id": await dispatch_rule_id(lk),
+        "outbound_trunk_id": await outbound_trunk_id(lk),
     }
 
 

@@ -188,22 +188,14 @@ def free_udp_port(low: int = 15000, high: int = 20000) -> int:
     rng = np.random.default_rng()
     for _ in range(200):
         port = int(rng.integers(low, high))
-        if _udp_free(port) and _tcp_free(port):
+        if _free(port, socket.SOCK_DGRAM) and _free(port, socket.SOCK_STREAM):
             return port
     raise SipClientError(f"no free port in {low}-{high}")
 
 
-def _tcp_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _udp_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+def _free(port: int, kind: int) -> bool:
+    """Nothing is bound to `port` on 127.0.0.1 for `kind` (SOCK_DGRAM or SOCK_STREAM)."""
+    with socket.socket(socket.AF_INET, kind) as sock:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -218,7 +210,7 @@ def free_udp_range(count: int = 10, low: int = 20000, high: int = 30000) -> tupl
     rng = np.random.default_rng()
     for _ in range(200):
         start = int(rng.integers(low // 2, (high - count) // 2)) * 2
-        if all(_udp_free(port) for port in range(start, start + count)):
+        if all(_free(port, socket.SOCK_DGRAM) for port in range(start, start + count)):
             return start, start + count - 1
     raise SipClientError(f"no {count} free UDP ports in {low}-{high}")
 
