@@ -21,6 +21,20 @@ logger = logging.getLogger("ornina.agent.human")
 LINE_PLAYOUT_TIMEOUT = 15.0
 
 
+def _transferred(state: CallState, reason: str, referring: asyncio.Future) -> None:
+    if referring.cancelled() or referring.exception() is not None:
+        return
+    state.outcome = "transferred_to_human"
+    state.crm.submit(
+        crm_calls.add_event,
+        call_id=state.call_id,
+        kind="human_transfer",
+        persona=state.persona.value,
+        reason=reason,
+        to=state.human_line,
+    )
+
+
 class HumanTransferTools:
     @function_tool
     @guarded
@@ -39,25 +53,23 @@ class HumanTransferTools:
             handle = context.session.say(HUMAN_TRANSFER[state.language], allow_interruptions=False)
             try:
                 await asyncio.wait_for(handle.wait_for_playout(), LINE_PLAYOUT_TIMEOUT)
-                await phone.refer(
-                    get_job_context().api,
-                    room=get_job_context().room.name,
-                    identity=state.phone.participant_identity,
-                    to=state.human_line,
+                referring = asyncio.ensure_future(
+                    phone.refer(
+                        get_job_context().api,
+                        room=get_job_context().room.name,
+                        identity=state.phone.participant_identity,
+                        to=state.human_line,
+                    )
                 )
+                # An accepted REFER hangs up the caller's leg, which ends the session and may
+                # cancel this tool before it resumes: the transfer is recorded when the REFER
+                # returns, whatever happens to the tool.
+                referring.add_done_callback(lambda done: _transferred(state, reason, done))
+                await asyncio.shield(referring)
             except Exception:
                 logger.exception("transfer to a person failed", extra={"call_id": state.call_id})
                 why = "failed"
             else:
-                state.outcome = "transferred_to_human"
-                state.crm.submit(
-                    crm_calls.add_event,
-                    call_id=state.call_id,
-                    kind="human_transfer",
-                    persona=state.persona.value,
-                    reason=reason,
-                    to=state.human_line,
-                )
                 return "The caller is being connected to a colleague. Say nothing more."
         ticket = await state.crm.run(
             open_callback_ticket,
