@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import AsyncIterable, Iterable
 
 from livekit.agents.llm import ChatChunk
+from livekit.agents.types import FlushSentinel
 from pydantic import SecretStr
 
 from app.settings import Settings
@@ -69,12 +70,18 @@ class OutputGuard:
 
     async def filter(
         self, stream: AsyncIterable[ChatChunk | str], refusal: str
-    ) -> AsyncIterable[ChatChunk | str]:
+    ) -> AsyncIterable[ChatChunk | str | FlushSentinel]:
         """The model's stream with its text let through a sentence at a time; tool calls and
         usage pass untouched. After a leak, the refusal is said and the rest of the text is
-        dropped."""
+        dropped.
+
+        The first sentence let through is followed by a flush, so the voice starts on it at
+        once: without one, the framework's sentence tokenizer holds it until the next sentence
+        has begun, which here means until the whole next sentence was generated and checked
+        (BENCHMARKS.md, "Turn-taking")."""
         said = ""
         pending = ""
+        flushed = False
 
         def release(text: str) -> str:
             nonlocal said
@@ -111,6 +118,9 @@ class OutputGuard:
                 cut = ends[-1].end()
                 if out := release(pending[:cut]):
                     yield out
+                    if not flushed:
+                        flushed = True
+                        yield FlushSentinel()
                 pending = pending[cut:]
             if passed is not None:
                 yield passed

@@ -22,6 +22,7 @@ from livekit.agents.llm import ChatChunk, FunctionTool, Tool
 from pydantic import Field
 
 from agent.call_state import CallState
+from agent.holding import with_hold_lines
 from agent.output_guard import REFUSAL, OutputGuard
 from agent.routing import detect_department, routing_hint
 from agent.tools import (
@@ -78,14 +79,17 @@ class PersonaAgent(ContactTools, HumanTransferTools, Agent):
     async def llm_node(
         self, chat_ctx: ChatContext, tools: list[Tool], model_settings: ModelSettings
     ) -> AsyncIterable[ChatChunk | str]:
-        """The model's reply, checked before it is spoken: never the prompt, never a secret.
-        While an operator has the call (agent.supervision) there is none: the caller's words
-        are still transcribed and recorded, but not answered."""
+        """The model's reply, checked before it is spoken: never the prompt, never a secret;
+        a hold line while it is late (agent.holding). While an operator has the call
+        (agent.supervision) there is none: the caller's words are still transcribed and
+        recorded, but not answered."""
         state: CallState = self.session.userdata
         if state.taken_over_by is not None:
             return
         guard = OutputGuard(self.instructions, state.secrets)
-        reply = Agent.default.llm_node(self, chat_ctx, tools, model_settings)
+        reply = with_hold_lines(
+            Agent.default.llm_node(self, chat_ctx, tools, model_settings), state.language
+        )
         async for piece in guard.filter(reply, refusal=REFUSAL[state.language]):
             yield piece
         if guard.blocked is not None:

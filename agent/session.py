@@ -18,7 +18,6 @@ from livekit.agents import (
 from livekit.agents.llm import LLM
 from livekit.agents.vad import VAD
 from livekit.agents.voice.agent_session import SessionConnectOptions
-from livekit.agents.voice.turn import TurnDetectionMode
 
 from agent.call_state import CallState
 from agent.failsafe import ProviderFailsafe
@@ -40,21 +39,18 @@ def create_session(
     *,
     llm: LLM,
     vad: VAD | None = None,
-    turn_detection: TurnDetectionMode | None = None,
+    turn_handling: TurnHandlingOptions | None = None,
     conn_options: SessionConnectOptions | None = None,
 ) -> AgentSession[CallState]:
     """The session for one call. Speech models are per persona (on the agents); with no VAD
-    and no speech models it is a text-only session, as in the tests."""
-    turn_handling = TurnHandlingOptions(
-        turn_detection=turn_detection,
-        # adaptive interruption needs LiveKit Cloud; VAD barge-in works everywhere
-        interruption={"mode": "vad"},
-    )
+    and no speech models it is a text-only session, as in the tests. `turn_handling` comes
+    from agent.turn_taking (the worker); without it, no turn detector and VAD barge-in."""
     return AgentSession[CallState](
         userdata=state,
         llm=llm,
         vad=vad,
-        turn_handling=turn_handling,
+        turn_handling=turn_handling
+        or TurnHandlingOptions(turn_detection=None, interruption={"mode": "vad"}),
         max_tool_steps=MAX_TOOL_STEPS,
         conn_options=conn_options or SessionConnectOptions(llm_conn_options=LLM_CONNECT),
     )

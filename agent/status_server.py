@@ -19,17 +19,27 @@ UNREGISTERED = "unregistered"
 
 
 def worker_status(server: AgentServer, agent_name: str) -> dict:
+    """Registration, and the call slots the API's worker gate counts before it mints a token:
+    `calls` are the calls in progress plus those accepted and still starting, `max_calls` the
+    worker's capacity (AGENT_MAX_CONCURRENT_CALLS); `full` when no slot is free, the moment the
+    worker refuses job requests (LiveKit then has no other worker to offer the call to)."""
     # AgentServer sets `_connecting` from the start of each connection attempt until the
     # server accepts the registration (livekit-agents 1.8.9, pinned); `id` stays
     # "unregistered" until the first registration.
     connecting = getattr(server, "_connecting", False)
     registered = server.id != UNREGISTERED and not connecting
+    active = len(server.active_jobs)
+    calls = getattr(server, "calls_in_progress", active)
+    max_calls = getattr(server, "max_calls", None)
     return {
         "agent_name": agent_name,
         "registered": registered,
         "worker_id": server.id if registered else None,
         "draining": server.draining,
-        "active_jobs": len(server.active_jobs),
+        "active_jobs": active,
+        "calls": calls,
+        "max_calls": max_calls,
+        "full": max_calls is not None and calls >= max_calls,
     }
 
 

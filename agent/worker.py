@@ -19,7 +19,6 @@ from livekit.agents import (
     JobExecutorType,
     JobProcess,
     TurnHandlingOptions,
-    inference,
     room_io,
     tokenize,
     vad,
@@ -40,6 +39,7 @@ from agent.recorder import CallRecorder
 from agent.session import create_session, start_call
 from agent.status_server import serve_status
 from agent.supervision import Supervision
+from agent.turn_taking import turn_detector, turn_handling
 from app.crm import calls as crm_calls
 from app.crm.phones import mask_phone
 from app.settings import Settings, get_settings
@@ -48,8 +48,6 @@ from app.telephony.lines import line_for
 logger = logging.getLogger("ornina.agent.worker")
 
 DEFAULT_HEALTH_PORT = 8081
-"""Calls per worker process tree; the worker reports itself full beyond this. The environment
-variable overrides it (bench/ ramps one worker past it to find its capacity)."""
 DRAIN_TIMEOUT = 900
 """Seconds a SIGTERM waits for calls in progress to end (supervisord's stopwaitsecs must be at
 least this)."""
@@ -105,13 +103,15 @@ def health_address(url: str) -> tuple[str, int]:
 
 
 def call_load(server: CallServer) -> float:
-    """Load as the share of call slots in use, so a busy CPU (a self-hosted model on the same
-    box) never makes the worker refuse calls."""
+    """Load as the share of call slots in use (`max_calls`, AGENT_MAX_CONCURRENT_CALLS, from
+    the cores by default), so a busy CPU (a self-hosted model on the same box) never makes the
+    worker refuse calls: the capacity is a number of calls, measured (bench/capacity.py)."""
     return len(server.active_jobs) / server.max_calls
 
 
 class CallServer(AgentServer):
-    """The AgentServer with an exact load estimate for calls accepted but not yet started.
+    """The AgentServer with an exact load estimate for calls accepted but not yet started, and
+    a log line for every call it refuses.
 
     Upstream behaviour worked around (livekit-agents 1.8.9, `AgentServer._get_effective_load`):
     while no call is active yet, each call accepted but not yet launched counts as
@@ -122,22 +122,49 @@ class CallServer(AgentServer):
     of our load (`call_load`), accepted or not. This reads the private `_worker_load` and
     `_reserved_slots`: tests/agent/test_agent_framework_contract.py fails when an upgrade
     changes them.
+
+    A full worker refuses the job request (`_is_available`), which is right with several
+    workers (LiveKit offers the call to another) and silence with one: LiveKit does not retry
+    the job. So the API's worker gate (app/worker_gate.py) reads `calls` and `max_calls` from
+    the status endpoint and refuses the call (503) before minting its token.
     """
 
     def __init__(self, *, max_calls: int, **options: object) -> None:
         super().__init__(**options)
         self.max_calls = max_calls
 
+    @property
+    def calls_in_progress(self) -> int:
+        """Calls running, plus calls accepted and still waiting for LiveKit's assignment or a
+        job process (0 before the server runs)."""
+        running = len(self.active_jobs) if hasattr(self, "_proc_pool") else 0
+        return running + getattr(self, "_reserved_slots", 0)
+
     def _get_effective_load(self) -> float:
         return self._worker_load + self._reserved_slots / self.max_calls
 
+    def _is_available(self) -> bool:
+        # upstream asks this once per job request, before reserving a slot (pinned by the
+        # framework contract test); the refusal itself is logged nowhere but LiveKit's log
+        available = super()._is_available()
+        if not available and not self.draining:
+            logger.warning(
+                "refusing a call: every call slot is in use",
+                extra={"calls": self.calls_in_progress, "max_calls": self.max_calls},
+            )
+        return available
+
 
 def prewarm(proc: JobProcess) -> None:
-    """Once per job process, before any call: the VAD and the turn detector's weights, the TLS
-    context of the provider clients, and the modules their first request would import on the
-    call's event loop."""
-    proc.userdata["vad"] = silero.VAD.load()
-    local_inference.init_eot()
+    """Once per job process, before any call: the VAD (and the audio turn detector's weights
+    when TURN_DETECTOR=audio), the TLS context of the provider clients, and the modules their
+    first request would import on the call's event loop. The last three are already loaded in
+    the forkserver (agent/preload.py), where this costs nothing; without it they are loaded
+    here."""
+    settings = get_settings()
+    proc.userdata["vad"] = silero.VAD.load(min_silence_duration=settings.vad_min_silence)
+    if settings.turn_detector == "audio":
+        local_inference.init_eot()
     tls_context()
     for module in PREWARM_IMPORTS:
         importlib.import_module(module)
@@ -160,8 +187,9 @@ def build_server(settings: Settings) -> AgentServer:
         num_idle_processes=ServerEnvOption(dev_default=1, prod_default=IDLE_PROCESSES),
         drain_timeout=DRAIN_TIMEOUT,
         max_retry=CONNECT_RETRIES,
-        # job processes must outlive a SIGTERM to the whole group while the worker drains
-        preload_modules=[stop_signals.__name__],
+        # job processes must outlive a SIGTERM to the whole group while the worker drains;
+        # and they start with the agent already imported (agent/preload.py)
+        preload_modules=[stop_signals.__name__, "agent.preload"],
     )
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
     server.on("worker_started", lambda: _on_worker_started(settings, server, host, port))
@@ -246,7 +274,7 @@ async def entrypoint(ctx: JobContext) -> None:
         state,
         llm=providers.llm(),
         vad=voice_activity,
-        turn_detection=inference.TurnDetector(version="v1-mini"),
+        turn_handling=turn_handling(settings, turn_detector(settings)),
     )
     supervision = Supervision(session, state, ctx.room, voice_activity)
     try:
@@ -339,4 +367,6 @@ async def _first_caller(ctx: JobContext) -> rtc.RemoteParticipant | None:
 
 def _vad(proc: JobProcess) -> vad.VAD:
     loaded = proc.userdata.get("vad")
-    return loaded if loaded is not None else silero.VAD.load()
+    if loaded is not None:
+        return loaded
+    return silero.VAD.load(min_silence_duration=get_settings().vad_min_silence)

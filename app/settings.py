@@ -27,6 +27,10 @@ PLACEHOLDER = re.compile(r"(change-?me|x+|0+|your.*)")
 """Key values copied from an example rather than generated."""
 
 
+AUDIO_DETECTOR_MIN_SILENCE = 0.25
+"""livekit-agents refuses a shorter VAD silence with its audio turn detector."""
+
+
 class SettingsError(SystemExit):
     """A missing or invalid setting; its message is one line naming the variable."""
 
@@ -41,10 +45,13 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-CALLS_PER_CORE = 4
-"""A call costs the worker about 14 % of a core (VAD, turn detector, Opus, resampling;
-BENCHMARKS.md), and with the cores saturated callers stop hearing the agent: four per core
-keeps a worker at about half its machine, for the LiveKit server and the bursts of a turn."""
+CALLS_PER_CORE = 3
+"""A call costs the worker about 14-17 % of a core (VAD, Opus, resampling; BENCHMARKS.md), and
+with the cores saturated callers stop hearing the agent. Ten callers at once on two cores
+(BENCHMARKS.md, "A burst of callers"): at four per core one caller of the eight taken heard no
+greeting in one run of three and up to six got no reply within 20 s (every call past the four
+warm job processes waits for a new one on saturated cores); at three per core all six taken were
+served in three runs of three, and the API refused the other four (503) before their tokens."""
 
 
 def default_max_calls() -> int:
@@ -65,6 +72,17 @@ class Settings(BaseSettings):
     agent_name: str = Field(default="ornina-agent", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     agent_health_url: str = "http://127.0.0.1:8081"
     agent_max_concurrent_calls: int = Field(default_factory=default_max_calls, ge=1, le=1000)
+
+    # Turn-taking (agent/turn_taking.py; the trade-offs are in BENCHMARKS.md, "Turn-taking")
+    turn_detector: Literal["transcript", "audio"] = "transcript"
+    """How the agent decides a caller has finished: "transcript" reads what they said (a
+    dangling word, a number half dictated), "audio" is LiveKit's audio model (v1-mini)."""
+    vad_min_silence: float = Field(default=0.25, ge=0.1, le=2.0)
+    """Seconds of silence that end a stretch of speech (and start its transcription)."""
+    endpointing_min_delay: float = Field(default=0.25, ge=0.0, le=5.0)
+    """Seconds after the caller's speech before a finished turn is answered."""
+    endpointing_max_delay: float = Field(default=2.0, ge=0.2, le=10.0)
+    """Seconds the agent waits for a caller who paused mid-sentence to go on."""
 
     # CRM and API
     crm_db_path: Path = PROJECT_ROOT / "data" / "crm.sqlite3"
@@ -136,6 +154,8 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     eleven_api_key: SecretStr | None = None
+    elevenlabs_base_url: str | None = None
+    """ElevenLabs' API elsewhere (a data-residency region, or the tests' provider double)."""
     llm_model: str = "gpt-4.1-mini"
     stt_model: str = "gpt-4o-mini-transcribe"
     tts_model: str = "gpt-4o-mini-tts"
@@ -151,7 +171,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with ws://, wss://, http:// or https://")
         return value
 
-    @field_validator("openai_base_url", "agent_health_url")
+    @field_validator("openai_base_url", "elevenlabs_base_url", "agent_health_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
@@ -222,6 +242,17 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError("each item must be an IP address or a CIDR range") from None
         return value
+
+    @model_validator(mode="after")
+    def _turn_taking(self) -> Settings:
+        if self.endpointing_min_delay > self.endpointing_max_delay:
+            raise ValueError("ENDPOINTING_MIN_DELAY: must not exceed ENDPOINTING_MAX_DELAY")
+        if self.turn_detector == "audio" and self.vad_min_silence < AUDIO_DETECTOR_MIN_SILENCE:
+            # the audio model predicts at 200 ms of silence; the framework refuses less
+            raise ValueError(
+                f"VAD_MIN_SILENCE: at least {AUDIO_DETECTOR_MIN_SILENCE} with TURN_DETECTOR=audio"
+            )
+        return self
 
     @model_validator(mode="after")
     def _sip_pairs(self) -> Settings:

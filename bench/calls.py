@@ -5,7 +5,6 @@ floor they contain."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import secrets
 import time
 
@@ -31,27 +30,25 @@ PROFILES = {"zero": ZERO, "realistic": REALISTIC}
 
 TURN_SENTENCE = "How much does it cost?"
 TURN_SPEED = 0.8
-"""espeak at 80 % speed: the turn detector's audio model (v1-mini) then predicts the end of the
-turn, as it does for a person asking a question; at full speed espeak's flat voice makes it
-wait for the maximum endpointing delay."""
+"""espeak at 80 % speed, as in earlier rounds (when LiveKit's audio turn detector held the same
+sentence at full speed for its maximum delay), so the figure compares across rounds; the
+utterance set of bench/turns.py covers voices and speeds."""
 TURN_REPLY = "It depends on the service, and I can tell you all the prices right now."
 
 
 def framework_constants() -> dict:
-    """The end-of-speech delays the worker runs with, read from the installed framework."""
-    from livekit.agents.voice import turn
-    from livekit.plugins import silero
+    """The end-of-speech delays the worker runs with: the settings' defaults
+    (agent/turn_taking.py)."""
+    from app.settings import Settings
 
-    params = inspect.signature(silero.VAD.load).parameters
-    streaming = turn._STREAMING_ENDPOINTING_DEFAULTS
+    fields = Settings.model_fields
     return {
-        "vad_min_silence_s": params["min_silence_duration"].default,
-        "endpointing_min_delay_s": streaming["min_delay"],
-        "endpointing_max_delay_s": streaming["max_delay"],
+        "vad_min_silence_s": fields["vad_min_silence"].default,
+        "endpointing_min_delay_s": fields["endpointing_min_delay"].default,
+        "endpointing_max_delay_s": fields["endpointing_max_delay"].default,
         "source": (
-            "silero.VAD.load(min_silence_duration) default; "
-            "livekit.agents.voice.turn._STREAMING_ENDPOINTING_DEFAULTS (the worker's "
-            "inference.TurnDetector is a streaming detector, agent/session.py sets no endpointing)"
+            "app.settings defaults VAD_MIN_SILENCE, ENDPOINTING_MIN_DELAY, ENDPOINTING_MAX_DELAY "
+            f"with TURN_DETECTOR={fields['turn_detector'].default} (agent/turn_taking.py)"
         ),
     }
 

@@ -197,3 +197,162 @@ def run_capacity(max_calls: int = 40) -> dict:
     env = {"AGENT_MAX_CONCURRENT_CALLS": str(max_calls + 10)}
     with bench_double() as double, running_bundle(double, extra_env=env) as bundle:
         return asyncio.run(ramp(bundle, double, max_calls))
+
+
+# -- a burst: many callers at once on one worker ---------------------------------------------
+
+BURST_AGENT_TIMEOUT_S = 20.0
+BURST_GREETING_TIMEOUT_S = 30.0
+LOG_LINES_PER_CALL = 12
+
+
+async def burst_caller(bundle: Bundle, caller: BenchCaller, pcm) -> dict:
+    """One caller of a burst: refused up front (503), or joined; then the agent, the greeting
+    and one turn, each with its time or what it waited for in vain."""
+    row: dict = {}
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=15) as client:
+        response = await client.post(f"{bundle.api_url}/api/calls", json={"language": "en"})
+    row["start_ms"] = round((time.monotonic() - started) * 1000, 1)
+    if response.status_code != 201:
+        row["outcome"] = f"refused_{response.status_code}"
+        row["error"] = response.json().get("error")
+        row["retry_after"] = response.headers.get("Retry-After")
+        return row
+    call = response.json()
+    row.update(call_id=call["call_id"], room=call["room"])
+    await caller.join_call(call)
+    caller._mic_task = asyncio.create_task(caller._microphone())
+    try:
+        row["agent_joined_s"] = round(await caller.wait_for_agent(BURST_AGENT_TIMEOUT_S), 2)
+    except TimeoutError:
+        row["outcome"] = "no_agent"
+        return row
+    try:
+        await caller.wait_for_speech(since=caller.joined_at, timeout=BURST_GREETING_TIMEOUT_S)
+    except TimeoutError:
+        row["outcome"] = "no_greeting"
+        row["heard"] = (caller.heard.frames, caller.heard.loud_frames, len(caller._readers))
+        row["agent_side"] = (await what_the_agent_did_in(bundle, [caller]))[0]
+        return row
+    row["greeting_s"] = round(caller.heard.first_loud_at - caller.joined_at, 2)
+    await caller.wait_for_quiet(0.8, timeout=30)
+    try:
+        measured, _ = await one_turn(bundle, caller, pcm, random.uniform(0, TURN_SPREAD_S))
+        row["turn_ms"] = round(measured)
+        row["outcome"] = "served"
+    except TimeoutError as error:
+        row["outcome"] = "greeted_no_reply"
+        row["error"] = str(error)
+        row["agent_side"] = (await what_the_agent_did_in(bundle, [caller]))[0]
+    return row
+
+
+async def what_the_agent_did_in(bundle: Bundle, callers: list) -> list:
+    """Each call's turns and events in the CRM, and what its caller heard."""
+    headers = {"X-API-Key": bundle.operator_key}
+    seen = []
+    async with httpx.AsyncClient(base_url=bundle.api_url, headers=headers, timeout=10) as client:
+        for caller in callers:
+            call = (await client.get(f"/api/calls/{caller.call['call_id']}")).json()
+            seen.append(
+                {
+                    "turns": [
+                        (t["role"], t["text"][:40], "interrupted" if t["interrupted"] else "")
+                        for t in call.get("transcript", [])
+                    ],
+                    "events": [e["kind"] for e in call.get("events", [])],
+                    "heard": (caller.heard.frames, caller.heard.loud_frames),
+                }
+            )
+    return seen
+
+
+def log_lines_about(bundle: Bundle, rooms: list[str]) -> dict[str, dict[str, list[str]]]:
+    """The worker's and LiveKit's log lines naming each room (the evidence of a failed call)."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for program in ("agent", "livekit"):
+        lines = bundle.log(program).splitlines()
+        for room in rooms:
+            hits = [line[:400] for line in lines if room in line]
+            found.setdefault(room, {})[program] = hits[:LOG_LINES_PER_CALL]
+    return found
+
+
+def worker_log_summary(bundle: Bundle) -> dict[str, int]:
+    """Counts of the worker log lines that tell how the framework treated the burst."""
+    text = bundle.log("agent")
+    return {
+        phrase: text.count(phrase)
+        for phrase in (
+            "received job request",
+            "no warmed process available",
+            "timed out",
+            "worker is at full capacity",
+            "refusing a call",
+            "event loop blocked",
+            "slower than realtime",
+        )
+    }
+
+
+async def burst(bundle: Bundle, double: ProviderDouble, callers: int) -> dict:
+    await double.areset()
+    await double.adelays(**REALISTIC)
+    await double.ascript([{"match": {"last_role": "user"}, "reply": {"text": "Yes, of course."}}])
+    await double.autterances([{"text": TURN_SENTENCE, "language": "en"}] * callers * 3)
+    pcm = await speech_pcm(TURN_SENTENCE, "en", TURN_SPEED)
+    status = httpx.get(f"{bundle.env['AGENT_HEALTH_URL']}/worker", timeout=5).json()
+    people = [BenchCaller(bundle.api_url) for _ in range(callers)]
+    agent_pid = bundle.pid("agent")
+    cpu0, _ = tree_usage(agent_pid)
+    wall0 = time.monotonic()
+    try:
+        rows = await asyncio.gather(*(burst_caller(bundle, c, pcm) for c in people))
+    finally:
+        wall = time.monotonic() - wall0
+        cpu1, mem = tree_usage(agent_pid)
+        await asyncio.gather(*(c.hang_up() for c in people), return_exceptions=True)
+    for index, row in enumerate(rows):
+        row["caller"] = index
+    failed = [r for r in rows if r["outcome"] in ("no_agent", "no_greeting")]
+    outcomes: dict[str, int] = {}
+    for row in rows:
+        outcomes[row["outcome"]] = outcomes.get(row["outcome"], 0) + 1
+    return {
+        "callers": callers,
+        "worker_before": status,
+        "outcomes": outcomes,
+        "callers_without_greeting": len(failed),
+        "agent_joined_s": summary([r["agent_joined_s"] for r in rows if "agent_joined_s" in r]),
+        "greeting_s": summary([r["greeting_s"] for r in rows if "greeting_s" in r]),
+        "turn_ms": summary([r["turn_ms"] for r in rows if "turn_ms" in r]),
+        "worker_cpu_cores": round((cpu1 - cpu0) / wall, 2),
+        "worker_memory_mib": round(mem / 2**20),
+        "load_average": [round(x, 2) for x in psutil.getloadavg()],
+        "worker_log": worker_log_summary(bundle),
+        "per_caller": rows,
+        "failed_calls_in_logs": log_lines_about(bundle, [r["room"] for r in failed]),
+    }
+
+
+def run_burst(callers: int = 10, max_calls: int | None = None, runs: int = 1) -> dict:
+    """`callers` callers start a call at the same moment on one worker; `max_calls` sets the
+    worker's AGENT_MAX_CONCURRENT_CALLS (None: the default for this machine's cores)."""
+    from app.settings import default_max_calls
+
+    env = {"AGENT_MAX_CONCURRENT_CALLS": str(max_calls or default_max_calls())}
+    results = []
+    for _ in range(runs):
+        with bench_double() as double, running_bundle(double, extra_env=env) as bundle:
+            results.append(asyncio.run(burst(bundle, double, callers)))
+            log(
+                f"burst: {callers} callers at once: {results[-1]['outcomes']}, "
+                f"{results[-1]['callers_without_greeting']} without a greeting"
+            )
+    return {
+        "callers": callers,
+        "max_calls": env["AGENT_MAX_CONCURRENT_CALLS"],
+        "callers_without_greeting": [r["callers_without_greeting"] for r in results],
+        "runs": results,
+    }

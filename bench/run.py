@@ -1,6 +1,6 @@
 """`python -m bench.run all` runs every benchmark and writes BENCHMARKS.md.
 
-    python -m bench.run dispatch|turn|transfer|capacity|api|cold-start|phone|all [--quick]
+    python -m bench.run dispatch|turn|...|turn-taking|burst|side-by-side|all [--quick]
     python -m bench.run report        # BENCHMARKS.md again from bench/results/*.json
 
 Each figure's raw results go to bench/results/<name>.json; BENCHMARKS.md is rendered from them
@@ -17,12 +17,23 @@ from pathlib import Path
 
 from bench.common import PROJECT_ROOT, load, load_average, log, machine, save
 
-FIGURES = ("dispatch", "turn", "transfer", "capacity", "api", "cold-start", "phone")
+FIGURES = (
+    "dispatch",
+    "turn",
+    "transfer",
+    "capacity",
+    "api",
+    "cold-start",
+    "phone",
+    "turn-taking",
+    "burst",
+    "side-by-side",
+)
 COMMAND = ".venv/bin/python -m bench.run"
 
 
 def run_figure(name: str, quick: bool) -> dict:
-    from bench import api, calls, capacity, cold_start, phone
+    from bench import api, calls, capacity, cold_start, phone, side_by_side, turns
 
     if name == "dispatch":
         return calls.run_dispatch(calls=10 if quick else 50)
@@ -43,6 +54,12 @@ def run_figure(name: str, quick: bool) -> dict:
         return cold_start.run_cold_start(runs=2 if quick else 5)
     if name == "phone":
         return phone.run_phone(calls=4 if quick else 20)
+    if name == "turn-taking":
+        return turns.run_turn_taking(quick=quick)
+    if name == "burst":
+        return capacity.run_burst(callers=10, runs=1 if quick else 3)
+    if name == "side-by-side":
+        return side_by_side.run_side_by_side(quick=quick)
     raise ValueError(name)
 
 
@@ -418,6 +435,76 @@ def render() -> str:
             f"- command: {_meta(phone)}",
             "",
         ]
+
+    turn_taking = load("turn-taking")
+    if turn_taking:
+        from bench import turns
+
+        more_rows, more_details = turns.render(turn_taking, _meta(turn_taking), "8")
+        rows += more_rows
+        details += more_details
+
+    burst = load("burst")
+    if burst:
+        without = burst["callers_without_greeting"]
+        outcomes: dict[str, int] = {}
+        for run in burst["runs"]:
+            for outcome, n in run["outcomes"].items():
+                outcomes[outcome] = outcomes.get(outcome, 0) + n
+        rows.append(
+            (
+                "9",
+                f"{burst['callers']} callers at once on one worker: callers without a greeting",
+                " / ".join(str(n) for n in without) + f" (runs: {len(without)})",
+                "0",
+                _target(max(without) == 0),
+            )
+        )
+        details += [
+            "### 9. A burst of callers",
+            "",
+            f"{burst['callers']} callers start a call at the same moment on one worker "
+            f"(AGENT_MAX_CONCURRENT_CALLS={burst['max_calls']}, the default for this machine); "
+            "each then takes one turn (STT 300 ms, LLM first token 400 ms, TTS first byte "
+            "250 ms). A caller refused by the API's worker gate gets a 503 with a JSON error "
+            "before any token; one without a greeting got a token and then heard nothing.",
+            "",
+            f"- callers without a greeting, per run: {without}",
+            "- outcomes over all runs: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())),
+            "- agent joined (per run): "
+            + "; ".join(_fmt(r["agent_joined_s"], "s") for r in burst["runs"]),
+            "- greeting heard (per run): "
+            + "; ".join(_fmt(r["greeting_s"], "s") for r in burst["runs"]),
+            "- load average after each run: "
+            + "; ".join(str(r["load_average"]) for r in burst["runs"]),
+            f"- command: {_meta(burst)}",
+            "",
+        ]
+
+    pair = load("side-by-side")
+    if pair:
+        from bench import side_by_side
+
+        r = pair["ratios"]
+        for key, label in (
+            ("voice_to_voice_p50", "voice to voice P50"),
+            ("cpu_per_call", "CPU per call"),
+        ):
+            target = side_by_side.TARGETS[key]
+            rows.append(
+                (
+                    "10",
+                    f"ours / LiveKit's minimal agent: {label}",
+                    f"{r[key]:g}",
+                    f"<= {target:g}",
+                    _target(r[key] <= target),
+                )
+            )
+        section = side_by_side.render_side_by_side(pair).replace(
+            "### Side by side:", "### 10. Side by side:", 1
+        )
+        details += [section.rstrip(), f"- command: {_meta(pair)}", ""]
 
     out += [f"| {' | '.join(row)} |" for row in rows]
     out += ["", "## Figures", "", *details]

@@ -30,6 +30,8 @@ if [ "$PHONE" = 1 ] && ! scripts/install_livekit_sip.sh --check; then
   APT_PACKAGES+=(pkg-config libopus-dev libopusfile-dev libsoxr-dev)
 fi
 [ "$DEV" = 1 ] && APT_PACKAGES+=(baresip-core sip-tester)
+# The benchmarks' second English caller voice (bench/voices.py).
+[ "$DEV" = 1 ] && APT_PACKAGES+=(flite)
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 missing=()

@@ -435,3 +435,42 @@ async def test_tts_delay_and_fault(double: ProviderDouble) -> None:
         await tts.aclose()
     log = (await double.alog())["speech"]
     assert [e.get("fault") for e in log] == [None, 500, None]
+
+
+# ---------------------------------------------------------------------------------------------
+# stalls: 200 and the headers (and perhaps a first chunk), then nothing until a reset
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "path", "body"),
+    [
+        ("llm", "/chat/completions", {"model": "m", "stream": True, "messages": []}),
+        ("tts", "/audio/speech", {"model": "tts-1", "voice": "alloy", "input": "hello"}),
+    ],
+)
+@pytest.mark.parametrize("stall", ["headers", "first_chunk"])
+def test_a_stall_answers_then_holds_until_reset(
+    double: ProviderDouble, endpoint: str, path: str, body: dict, stall: str
+) -> None:
+    double.faults({endpoint: {"stall": stall, "times": 1}})
+    timeout = httpx.Timeout(5.0, read=0.5)
+    with httpx.stream("POST", f"{double.base_url}{path}", json=body, timeout=timeout) as resp:
+        assert resp.status_code == 200
+        chunks = resp.iter_raw()
+        if stall == "first_chunk":
+            assert next(chunks)
+        with pytest.raises(httpx.ReadTimeout):
+            next(chunks)
+    double.wait_until(lambda log: log["faults"] == {})
+    # a held request is released by a reset: it ends instead of waiting for the client
+    double.faults({endpoint: {"stall": "headers"}})
+    with httpx.stream("POST", f"{double.base_url}{path}", json=body, timeout=10.0) as resp:
+        double.reset()
+        assert resp.read() == b""
+
+
+def test_a_stall_must_be_named(double: ProviderDouble) -> None:
+    with pytest.raises(ProviderDoubleError, match="stall must be one of"):
+        double.faults(tts={"stall": "later"})
+    with pytest.raises(ProviderDoubleError, match="unknown fault endpoints"):
+        double.faults(voice={"stall": "headers"})

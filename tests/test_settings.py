@@ -59,7 +59,7 @@ def test_valid_settings_and_defaults(monkeypatch: pytest.MonkeyPatch):
 @pytest.mark.parametrize("cores", [1, 2, 16])
 def test_calls_per_worker_follow_the_cores(monkeypatch: pytest.MonkeyPatch, cores: int):
     monkeypatch.setattr("os.cpu_count", lambda: cores)
-    assert load(monkeypatch).agent_max_concurrent_calls == 4 * cores
+    assert load(monkeypatch).agent_max_concurrent_calls == 3 * cores
     assert load(monkeypatch, AGENT_MAX_CONCURRENT_CALLS="40").agent_max_concurrent_calls == 40
 
 

@@ -1,7 +1,7 @@
-"""`CallServer` (agent/worker.py) overrides `AgentServer._get_effective_load` and reads
-`_worker_load` and `_reserved_slots`, private members of livekit-agents. This test pins the
-framework behaviour the override relies on; it fails when an upgrade changes it, so the
-override is revisited rather than silently dropped or broken."""
+"""`CallServer` (agent/worker.py) overrides `AgentServer._get_effective_load` and
+`_is_available` and reads `_worker_load` and `_reserved_slots`, private members of
+livekit-agents. This test pins the framework behaviour the overrides rely on; it fails when an
+upgrade changes it, so the overrides are revisited rather than silently dropped or broken."""
 
 from __future__ import annotations
 
@@ -26,6 +26,23 @@ def test_the_framework_still_has_the_members_the_override_uses():
     assert "self._worker_load = await self._invoke_load_fnc()" in source
 
 
+def test_the_framework_asks_is_available_once_per_job_request_before_reserving():
+    """Upstream behaviour: `_answer_availability` answers "not available" when `_is_available()`
+    is false, and LiveKit, with no other worker, drops that call for good. `CallServer` logs
+    that refusal (the framework does not) and counts `_reserved_slots` in `calls_in_progress`,
+    which the API's worker gate reads to refuse the caller before minting a token."""
+    assert list(inspect.signature(AgentServer._is_available).parameters) == ["self"]
+    source = inspect.getsource(AgentServer)
+    assert source.count("self._is_available()") == 1
+    answer = inspect.getsource(AgentServer._answer_availability)
+    check = answer.index("if not self._is_available():")
+    refuse = answer.index("availability_resp.availability.available = False", check)
+    reserve = answer.index("self._reserved_slots += 1")
+    assert check < refuse < reserve
+    # the slot is released when the job request task ends: launched, refused or failed
+    assert "self._reserved_slots -= 1" in answer
+
+
 def test_a_burst_counts_each_accepted_call_as_one_slot():
     """With no call active yet the framework would count each reserved call as
     load_threshold / num_idle_processes (1.0 / 4 = 0.25 of a worker, so 4 per burst); ours
@@ -36,5 +53,6 @@ def test_a_burst_counts_each_accepted_call_as_one_slot():
     server._devmode, server._worker_load, server._reserved_slots = False, 0.0, 6
     assert server._get_effective_load() == 6 / 8
     assert server._is_available()  # the framework's own check, through our load
+    assert server.calls_in_progress == 6  # what the status endpoint reports as `calls`
     server._reserved_slots = 8
     assert not server._is_available()

@@ -132,6 +132,28 @@ class Caller:
         await self._push(np.zeros(SAMPLE_RATE, dtype=np.int16))
         return ended
 
+    async def say_in_parts(
+        self, parts: list[str], language: str, pause: float
+    ) -> list[tuple[float, float]]:
+        """Speak `parts` with `pause` seconds of silence between them (a caller who stops
+        mid-sentence to think or to read a number out in groups), then 1 s of silence.
+
+        Returns when each pause began and ended (time.monotonic())."""
+        pauses = []
+        for i, part in enumerate(parts):
+            pcm, rate = await espeak_pcm_async(part, language)
+            audio = np.frombuffer(pcm, dtype=np.int16)
+            if rate != SAMPLE_RATE:
+                positions = np.arange(0, len(audio), rate / SAMPLE_RATE)
+                audio = np.interp(positions, np.arange(len(audio)), audio).astype(np.int16)
+            await self._push(audio)
+            if i < len(parts) - 1:
+                began = time.monotonic()
+                await self._push(np.zeros(int(SAMPLE_RATE * pause), dtype=np.int16))
+                pauses.append((began, time.monotonic()))
+        await self._push(np.zeros(SAMPLE_RATE, dtype=np.int16))
+        return pauses
+
     async def _push(self, audio: np.ndarray) -> None:
         step = SAMPLE_RATE * FRAME_MS // 1000
         for start in range(0, len(audio), step):

@@ -49,8 +49,8 @@ MATCH_KEYS = {
     "tool_not_offered",
 }
 DELAY_KEYS = {"stt_ms", "llm_first_token_ms", "llm_chunk_ms", "tts_first_byte_ms"}
-FAULT_ENDPOINTS = {"llm", "stt", "tts"}
-FAULT_KEYS = {"status", "times", "hang", "message"}
+FAULT_ENDPOINTS = {"llm", "stt", "tts", "elevenlabs"}
+FAULT_KEYS = {"status", "times", "hang", "message", "stall"}
 CONFIG_KEYS = {"silence_rms", "default_reply"}
 
 _ARABIC_RE = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
@@ -238,11 +238,13 @@ class Fault:
     hang: bool = False
     times: int | None = None  # None: every request until cleared
     message: str = "provider double: injected fault"
+    stall: str | None = None  # see STALLS
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "hang": self.hang,
+            "stall": self.stall,
             "times": self.times,
             "message": self.message,
         }
@@ -406,6 +408,57 @@ def rough_tokens(text: str) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# stalls and ElevenLabs (helpers of the methods at the end of ProviderDoubleApp)
+
+STALLS = ("headers", "first_chunk")
+"""`stall` faults: 200 and the headers, then nothing (`headers`), or the first piece of the
+body, then nothing (`first_chunk`): a provider that accepted the request and went silent."""
+
+
+def parse_stall(value: Any) -> str | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return "headers"
+    if value not in STALLS:
+        raise BadRequest(f"fault stall must be one of {list(STALLS)}")
+    return str(value)
+
+
+def tone_pcm(rate: int, seconds: float) -> bytes:
+    """A loud 440 Hz tone (16-bit mono PCM): audio the caller can hear before a stall."""
+    import numpy as np
+
+    t = np.arange(int(rate * seconds)) / rate
+    return (np.sin(2 * np.pi * 440 * t) * 12000).astype("<i2").tobytes()
+
+
+def elevenlabs_rate(output_format: str) -> int:
+    """The sample rate of an ElevenLabs `pcm_<rate>` output format (the double speaks PCM)."""
+    kind, _, rate = output_format.partition("_")
+    if kind != "pcm" or not rate.isdigit():
+        raise BadRequest(f"provider double speaks pcm_<rate> only, not {output_format!r}")
+    return int(rate)
+
+
+async def stall_head(endpoint: str, request: web.Request) -> tuple[str, bytes]:
+    """The content type a stalled answer declares, and the first piece of its body."""
+    if endpoint == "llm":
+        delta = {"role": "assistant", "content": "Certainly"}
+        chunk = {"id": "chatcmpl-stall", "object": "chat.completion.chunk", "created": 0}
+        chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": None}]
+        return "text/event-stream; charset=utf-8", b"data: " + json.dumps(chunk).encode() + b"\n\n"
+    if endpoint == "stt":
+        return "application/json", b'{"text": "'
+    body = await request.json()
+    pcm = tone_pcm(TTS_SSE_SAMPLE_RATE, 0.1)
+    if body.get("stream_format") == "sse":
+        event = {"type": "speech.audio.delta", "audio": base64.b64encode(pcm).decode()}
+        return "text/event-stream", b"data: " + json.dumps(event).encode() + b"\n\n"
+    return "audio/wav", make_wav(pcm, TTS_SSE_SAMPLE_RATE)[:44] + pcm
+
+
+# --------------------------------------------------------------------------------------------
 # the app
 
 
@@ -453,6 +506,8 @@ class ProviderDoubleApp:
         if fault.hang:
             await self._hang(request)
             return openai_error(503, "provider double: hang released")
+        if fault.stall:
+            return await self._stall(endpoint, request, fault.stall)
         return openai_error(fault.status, fault.message)
 
     # -- /v1/models ---------------------------------------------------------------------------
@@ -879,7 +934,8 @@ class ProviderDoubleApp:
         body = await _read_json(request)
         bad = set(body) - FAULT_ENDPOINTS
         if bad:
-            raise BadRequest(f"unknown fault endpoints: {sorted(bad)} (known: llm, stt, tts)")
+            known = sorted(FAULT_ENDPOINTS)
+            raise BadRequest(f"unknown fault endpoints: {sorted(bad)} (known: {known})")
         for endpoint, spec in body.items():
             if spec is None or spec == {}:
                 self.state.faults.pop(endpoint, None)
@@ -894,6 +950,7 @@ class ProviderDoubleApp:
                 hang=bool(spec.get("hang", False)),
                 times=times,
                 message=str(spec.get("message") or "provider double: injected fault"),
+                stall=parse_stall(spec.get("stall")),
             )
         return web.json_response(
             {"ok": True, "faults": {k: f.to_dict() for k, f in self.state.faults.items()}}
@@ -931,6 +988,124 @@ class ProviderDoubleApp:
             }
         )
 
+    # -- stalls: the request is accepted, then nothing (or one chunk, then nothing) ----------
+
+    async def _stall(self, endpoint: str, request: web.Request, stall: str) -> web.StreamResponse:
+        """Answer 200 with the endpoint's headers (and, for `first_chunk`, the start of a
+        body), then send nothing more until the client gives up or the double is reset."""
+        content_type, first_chunk = await stall_head(endpoint, request)
+        resp = web.StreamResponse(
+            status=200,
+            headers={
+                "Content-Type": content_type,
+                "x-request-id": f"req_{uuid.uuid4().hex[:16]}",
+            },
+        )
+        await resp.prepare(request)
+        try:
+            if stall == "first_chunk":
+                await resp.write(first_chunk)
+            await self._hang(request)
+        except ConnectionResetError:
+            pass
+        return resp
+
+    # -- ElevenLabs: the multi-stream-input websocket the livekit plugin streams through -------
+
+    async def elevenlabs_stream(self, request: web.Request) -> web.StreamResponse:
+        """``GET /v1/text-to-speech/{voice_id}/multi-stream-input``: contexts of text in,
+        base64 PCM (`output_format=pcm_<rate>`) and ``isFinal`` out, as ElevenLabs does. Each
+        flushed piece of text is spoken (espeak-ng) as it comes; closing a context ends it.
+
+        Faults (endpoint ``elevenlabs``): `status`/`hang` refuse or hold the handshake of a
+        new connection; `stall` applies to the next context (one synthesis) on any connection."""
+        if not request.headers.get("xi-api-key"):
+            return openai_error(401, "xi-api-key is required")
+        fault = self.state.faults.get("elevenlabs")
+        if fault is not None and not fault.stall:
+            fault_resp = await self._apply_fault("elevenlabs", request)
+            if fault_resp is not None:
+                return fault_resp
+        rate = elevenlabs_rate(request.query.get("output_format", ""))
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        contexts: dict[str, dict[str, Any]] = {}
+        try:
+            async for msg in ws:
+                if msg.type != web.WSMsgType.TEXT:
+                    continue
+                data = json.loads(msg.data)
+                context_id = str(data.get("context_id") or "")
+                ctx = contexts.get(context_id)
+                if ctx is None:
+                    ctx = contexts[context_id] = self._elevenlabs_context(request, context_id)
+                    ctx["task"] = asyncio.create_task(self._elevenlabs_speaker(ws, ctx, rate))
+                text = data.get("text") or ""
+                if text.strip():
+                    ctx["text"] += text
+                    ctx["entry"]["input"] += text
+                if (data.get("flush") or data.get("close_context")) and ctx["text"].strip():
+                    ctx["queue"].put_nowait(ctx["text"].strip())
+                    ctx["text"] = ""
+                if data.get("close_context"):
+                    ctx["queue"].put_nowait(None)
+        finally:
+            for ctx in contexts.values():
+                ctx["task"].cancel()
+        return ws
+
+    def _elevenlabs_context(self, request: web.Request, context_id: str) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "provider": "elevenlabs",
+            "voice": request.match_info["voice_id"],
+            "model": request.query.get("model_id"),
+            "language_hint": request.query.get("language_code"),
+            "input": "",
+            "context_id": context_id,
+        }
+        self.state.speech.append(entry)
+        fault = self.state.faults.get("elevenlabs")
+        stall = None
+        if fault is not None and fault.stall:
+            stall = fault.stall
+            self.state.take_fault("elevenlabs")
+            entry["fault"] = 200
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        return {"entry": entry, "text": "", "queue": queue, "stall": stall}
+
+    async def _elevenlabs_speaker(
+        self, ws: web.WebSocketResponse, ctx: dict[str, Any], rate: int
+    ) -> None:
+        """Speak each flushed piece of the context in order, then ``isFinal``; a stalled
+        context sends nothing (`headers`) or one short chunk (`first_chunk`) instead."""
+        entry = ctx["entry"]
+        context_id = entry["context_id"]
+        try:
+            if ctx["stall"] is not None:
+                if ctx["stall"] == "first_chunk":
+                    await ctx["queue"].get()
+                    chunk = base64.b64encode(tone_pcm(rate, 0.1)).decode()
+                    await ws.send_json({"audio": chunk, "contextId": context_id})
+                return  # never final: the client's own deadline has to notice
+            duration = 0.0
+            first = True
+            while (text := await ctx["queue"].get()) is not None:
+                spoken, spoken_rate = await espeak_pcm_async(text, detect_language(text))
+                pcm = resample_pcm16(spoken, spoken_rate, rate)
+                if first:
+                    await asyncio.sleep(self.state.delay_s("tts_first_byte_ms"))
+                    first = False
+                step = rate // 5 * 2  # 200 ms a message
+                for i in range(0, len(pcm), step):
+                    audio = base64.b64encode(pcm[i : i + step]).decode()
+                    await ws.send_json({"audio": audio, "contextId": context_id})
+                duration += len(pcm) / (2.0 * rate)
+            await ws.send_json({"isFinal": True, "contextId": context_id})
+            entry.update(sample_rate=rate, duration=duration, completed=True)
+        except (ConnectionResetError, RuntimeError) as e:  # the client went away
+            entry.update(completed=False, error=str(e))
+
 
 @web.middleware
 async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -954,6 +1129,7 @@ def build_app(*, silence_rms: float = DEFAULT_SILENCE_RMS) -> web.Application:
     r.add_post("/v1/chat/completions", double.chat_completions)
     r.add_post("/v1/audio/transcriptions", double.transcriptions)
     r.add_post("/v1/audio/speech", double.speech)
+    r.add_get("/v1/text-to-speech/{voice_id}/multi-stream-input", double.elevenlabs_stream)
     r.add_get("/_double/health", double.ctl_health)
     r.add_post("/_double/reset", double.ctl_reset)
     r.add_post("/_double/script", double.ctl_script)
