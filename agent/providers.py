@@ -233,14 +233,20 @@ class OpenAIVoice(openai.TTS):
         return _OpenAIVoiceStream(tts=self, input_text=text, conn_options=conn_options)
 
 
-class _OpenAIVoiceStream(openai_tts.ChunkedStream):
+class _HangNotRetried:
+    """A plugin's synthesis, whose hang (a deadline passed) the framework does not retry."""
+
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
         try:
-            await super()._run(output_emitter)
+            await super()._run(output_emitter)  # type: ignore[misc]
         except APIError as error:
-            if (hang := hang_not_retried(error, self._tts.label)) is None:
+            if (hang := hang_not_retried(error, self._tts.label)) is None:  # type: ignore[attr-defined]
                 raise
             raise hang from error
+
+
+class _OpenAIVoiceStream(_HangNotRetried, openai_tts.ChunkedStream):
+    pass
 
 
 class ElevenLabsVoice(elevenlabs.TTS):
@@ -255,14 +261,8 @@ class ElevenLabsVoice(elevenlabs.TTS):
         return stream
 
 
-class _ElevenLabsVoiceStream(elevenlabs_tts.SynthesizeStream):
-    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
-        try:
-            await super()._run(output_emitter)
-        except APIError as error:
-            if (hang := hang_not_retried(error, self._tts.label)) is None:
-                raise
-            raise hang from error
+class _ElevenLabsVoiceStream(_HangNotRetried, elevenlabs_tts.SynthesizeStream):
+    pass
 
 
 class VoiceChain(tts.FallbackAdapter):

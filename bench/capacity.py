@@ -70,6 +70,13 @@ async def last_end_of_turn_delay(bundle: Bundle, call_id: int) -> float | None:
 async def what_the_agent_did(bundle: Bundle, double: ProviderDouble, callers: list) -> list:
     """For a failed step: each call's turns in the CRM (the greeting, interrupted or not), its
     events, what its caller heard (frames, loud frames), and the double's TTS request count."""
+    seen = await what_the_agent_did_in(bundle, callers)
+    log_ = await double.alog()
+    return [*seen, {"tts_requests": len(log_["speech"])}]
+
+
+async def what_the_agent_did_in(bundle: Bundle, callers: list) -> list:
+    """Each call's turns and events in the CRM, and what its caller heard."""
     headers = {"X-API-Key": bundle.operator_key}
     seen = []
     async with httpx.AsyncClient(base_url=bundle.api_url, headers=headers, timeout=10) as client:
@@ -87,8 +94,7 @@ async def what_the_agent_did(bundle: Bundle, double: ProviderDouble, callers: li
                     "events": [e["kind"] for e in call.get("events", [])],
                 }
             )
-    log_ = await double.alog()
-    return [*seen, {"tts_requests": len(log_["speech"])}]
+    return seen
 
 
 async def ramp(bundle: Bundle, double: ProviderDouble, max_calls: int) -> dict:
@@ -246,26 +252,6 @@ async def burst_caller(bundle: Bundle, caller: BenchCaller, pcm) -> dict:
         row["error"] = str(error)
         row["agent_side"] = (await what_the_agent_did_in(bundle, [caller]))[0]
     return row
-
-
-async def what_the_agent_did_in(bundle: Bundle, callers: list) -> list:
-    """Each call's turns and events in the CRM, and what its caller heard."""
-    headers = {"X-API-Key": bundle.operator_key}
-    seen = []
-    async with httpx.AsyncClient(base_url=bundle.api_url, headers=headers, timeout=10) as client:
-        for caller in callers:
-            call = (await client.get(f"/api/calls/{caller.call['call_id']}")).json()
-            seen.append(
-                {
-                    "turns": [
-                        (t["role"], t["text"][:40], "interrupted" if t["interrupted"] else "")
-                        for t in call.get("transcript", [])
-                    ],
-                    "events": [e["kind"] for e in call.get("events", [])],
-                    "heard": (caller.heard.frames, caller.heard.loud_frames),
-                }
-            )
-    return seen
 
 
 def log_lines_about(bundle: Bundle, rooms: list[str]) -> dict[str, dict[str, list[str]]]:

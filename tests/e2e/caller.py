@@ -122,12 +122,7 @@ class Caller:
         """Speak `text` (espeak-ng) into the microphone at real-time pace, then 1 s of silence.
 
         Returns the moment the speech ended."""
-        pcm, rate = await espeak_pcm_async(text, language)
-        audio = np.frombuffer(pcm, dtype=np.int16)
-        if rate != SAMPLE_RATE:
-            positions = np.arange(0, len(audio), rate / SAMPLE_RATE)
-            audio = np.interp(positions, np.arange(len(audio)), audio).astype(np.int16)
-        await self._push(audio)
+        await self._push(await _speech(text, language))
         ended = time.monotonic()
         await self._push(np.zeros(SAMPLE_RATE, dtype=np.int16))
         return ended
@@ -141,12 +136,7 @@ class Caller:
         Returns when each pause began and ended (time.monotonic())."""
         pauses = []
         for i, part in enumerate(parts):
-            pcm, rate = await espeak_pcm_async(part, language)
-            audio = np.frombuffer(pcm, dtype=np.int16)
-            if rate != SAMPLE_RATE:
-                positions = np.arange(0, len(audio), rate / SAMPLE_RATE)
-                audio = np.interp(positions, np.arange(len(audio)), audio).astype(np.int16)
-            await self._push(audio)
+            await self._push(await _speech(part, language))
             if i < len(parts) - 1:
                 began = time.monotonic()
                 await self._push(np.zeros(int(SAMPLE_RATE * pause), dtype=np.int16))
@@ -172,3 +162,13 @@ class Caller:
             reader.cancel()
         await asyncio.gather(*self._readers, return_exceptions=True)
         await self._source.aclose()
+
+
+async def _speech(text: str, language: str) -> np.ndarray:
+    """espeak-ng speech at the caller's sample rate."""
+    pcm, rate = await espeak_pcm_async(text, language)
+    audio = np.frombuffer(pcm, dtype=np.int16)
+    if rate != SAMPLE_RATE:
+        positions = np.arange(0, len(audio), rate / SAMPLE_RATE)
+        audio = np.interp(positions, np.arange(len(audio)), audio).astype(np.int16)
+    return audio
