@@ -271,7 +271,7 @@ PLAN: tuple[tuple[str, str, int], ...] = (
     ("ours-vad-0.15", "zero", 2),
 )
 """(variant, profile, stride): the whole set for our defaults at zero delay; every second
-utterance (every kind, both languages, every voice) for the rest, to keep the run near 40 min."""
+utterance (every kind, both languages, every voice) for the rest: about 55 minutes here."""
 
 
 def run_turn_taking(plan: tuple[tuple[str, str, int], ...] = PLAN, quick: bool = False) -> dict:

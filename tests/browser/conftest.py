@@ -189,3 +189,11 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     yield open_
     for context in contexts:
         context.close()
+
+
+def sentences(text: str) -> list[str]:
+    """A reply as the call page captions it: the persona's voice starts on its first sentence
+    on its own (agent/output_guard.py), so the first sentence is one caption and the rest the
+    next; `expect(agent_captions).to_contain_text(sentences(reply))` finds them in order."""
+    first, _, rest = text.partition(". ")
+    return [f"{first}.", rest] if rest else [text]

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
 from agent.supervision import TAKEOVER_LINE
-from tests.browser.conftest import DESKTOP, launch_chromium, new_page, screenshot
+from tests.browser.conftest import DESKTOP, launch_chromium, new_page, screenshot, sentences
 from tests.e2e.bundle import Bundle
 from tests.provider_double import ProviderDouble, espeak_pcm, make_wav
 from tests.provider_double.server import resample_pcm16
@@ -162,7 +162,7 @@ def test_listen_take_over_and_hand_back_a_live_call(
         dashboard.locator("#handback-summary").fill(SUMMARY)
         dashboard.locator("#hand-back").click()
         expect(panel).to_have_attribute("data-mode", "ended")
-        expect(caller.locator('#captions li[data-role="agent"]').last).to_contain_text(BACK)
+        expect(caller.locator('#captions li[data-role="agent"]')).to_contain_text(sentences(BACK))
         # the supervisor left the room, and the model was first asked again for the hand-back:
         # nothing the caller said while the call was taken over was answered
         expect(call).to_have_attribute("data-remote-participants", "1")
