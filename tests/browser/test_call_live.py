@@ -88,10 +88,12 @@ def test_a_call_with_greeting_captions_transfer_mute_and_hang_up(
         expect(mine.locator(".text")).to_have_text(words["caller"])
         expect(mine.locator(".who")).to_have_text(strings["call_you"])
 
-        # the transfer: a visible moment, and the speaker changes
+        # the transfer: a visible moment, and the speaker changes; the buttons stay put
+        mute_box = page.locator("#mute").bounding_box()
         agent.run(agent.set(**{"ornina.persona": "sales"}))
         transfer = page.locator("#transfer")
         expect(transfer).to_be_visible()
+        assert page.locator("#mute").bounding_box() == mute_box, "the mute button moved"
         expect(transfer).to_have_text(strings["call_transferred"].format(persona=words["sarah"]))
         expect(page.locator("#speaker-name")).to_have_text(words["sarah"])
         expect(page.locator('#captions li[data-role="transfer"]')).to_have_attribute(

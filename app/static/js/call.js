@@ -135,8 +135,7 @@ async function startCall(event) {
   call.joined = true;
   ui.form.hidden = true;
   ui.live.hidden = false;
-  ui.mute.setAttribute('aria-pressed', 'false');
-  ui.mute.textContent = t('call_mute');
+  showMuted(false);
   if (!room.canPlaybackAudio) ui.playAudio.hidden = false;
   setState('waiting', 'call_status_waiting');
   for (const participant of room.remoteParticipants.values()) onParticipant(participant);
@@ -307,7 +306,8 @@ function captionItem(segment, fromCaller, personas) {
 
 function setCaptionText(item, text) {
   item.querySelector('.text').textContent = text.trim();
-  item.scrollIntoView({ block: 'nearest' });
+  // Only the list scrolls: scrolling the page would move the buttons under the caller's finger.
+  ui.captions.scrollTop = ui.captions.scrollHeight;
 }
 
 function appendCaptionNote(label, persona) {
@@ -316,14 +316,23 @@ function appendCaptionNote(label, persona) {
   );
 }
 
-async function toggleMute() {
-  if (!call) return;
-  const muting = !call.micTrack.isMuted;
-  if (muting) await call.micTrack.mute();
-  else await call.micTrack.unmute();
-  ui.mute.setAttribute('aria-pressed', String(muting));
-  ui.mute.textContent = t(muting ? 'call_unmute' : 'call_mute');
-  ui.muted.hidden = !muting;
+let muteChange = Promise.resolve();
+
+/** Each click flips the button at once; the track follows, one change at a time. */
+function toggleMute() {
+  const current = call;
+  if (!current) return;
+  const muting = ui.mute.getAttribute('aria-pressed') !== 'true';
+  showMuted(muting);
+  muteChange = muteChange
+    .then(() => (muting ? current.micTrack.mute() : current.micTrack.unmute()))
+    .catch(() => showMuted(current.micTrack.isMuted)); // the button says what the microphone does
+}
+
+function showMuted(muted) {
+  ui.mute.setAttribute('aria-pressed', String(muted));
+  ui.mute.textContent = t(muted ? 'call_unmute' : 'call_mute');
+  ui.muted.hidden = !muted;
 }
 
 async function endCall({ errorKey } = {}) {
