@@ -48,5 +48,5 @@ VOLUME ["/srv/ornina/data"]
 # (UDP and TCP) and its UDP media range
 EXPOSE 8000 7880 80 443 7881 5349 50000-50100/udp 5060/udp 5060/tcp 10000-10100/udp
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-    CMD .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"
+    CMD .venv/bin/python -m app.healthcheck
 CMD ["./start_all.sh"]

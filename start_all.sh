@@ -13,7 +13,23 @@ if [ ! -f .env ]; then
   echo "==> created .env from .env.example"
 fi
 chmod 600 .env  # it holds the keys
-if ! grep -qE '^OPERATOR_API_KEY=.{16,}' .env && [ -z "${OPERATOR_API_KEY:-}" ]; then
+env_value() { grep -E "^$1=" .env | tail -n 1 | cut -d= -f2- | tr -d '"' || true; }
+put_env() { sed -i "/^$1=/d" .env; echo "$1=$2" >> .env; }
+is_off() { [[ "$(tr '[:upper:]' '[:lower:]' <<<"$1")" =~ ^(false|0|no|off)$ ]]; }
+
+# What runs here (README, "Deployment shapes"): the API with the CRM file (RUN_API), an agent
+# worker (RUN_WORKER), or both, as in the single container.
+: "${RUN_API:=$(env_value RUN_API)}"
+: "${RUN_WORKER:=$(env_value RUN_WORKER)}"
+if is_off "${RUN_API:-true}"; then RUN_API=false; else RUN_API=true; fi
+if is_off "${RUN_WORKER:-true}"; then RUN_WORKER=false; else RUN_WORKER=true; fi
+export RUN_API RUN_WORKER
+if [ "$RUN_API" = false ] && [ "$RUN_WORKER" = false ]; then
+  echo "RUN_API and RUN_WORKER are both false: nothing to run" >&2
+  exit 1
+fi
+
+if [ "$RUN_API" = true ] && ! grep -qE '^OPERATOR_API_KEY=.{16,}' .env && [ -z "${OPERATOR_API_KEY:-}" ]; then
   key="$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
   if grep -q '^OPERATOR_API_KEY=' .env; then
     sed -i "s|^OPERATOR_API_KEY=.*|OPERATOR_API_KEY=$key|" .env
@@ -23,10 +39,18 @@ if ! grep -qE '^OPERATOR_API_KEY=.{16,}' .env && [ -z "${OPERATOR_API_KEY:-}" ];
   echo "==> generated an operator key into .env (OPERATOR_API_KEY)"
 fi
 
+# The worker service key: workers on other machines send it to reach the CRM through this API.
+if [ "$RUN_API" = true ] && [ -z "${WORKER_SERVICE_KEY:-}" ] && [ "$(env_value WORKER_SERVICE_KEY | wc -c)" -lt 33 ]; then
+  put_env WORKER_SERVICE_KEY "$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)"
+  echo "==> generated a worker service key into .env (WORKER_SERVICE_KEY; workers on other machines need it)"
+fi
+
 # An external LiveKit server when LIVEKIT_URL is set (environment or .env), else embedded.
-env_value() { grep -E "^$1=" .env | tail -n 1 | cut -d= -f2- | tr -d '"' || true; }
-put_env() { sed -i "/^$1=/d" .env; echo "$1=$2" >> .env; }
 : "${LIVEKIT_URL:=$(env_value LIVEKIT_URL)}"
+if [ -z "$LIVEKIT_URL" ] && [ "$RUN_API" = false ]; then
+  echo "a worker-only container (RUN_API=false) needs LIVEKIT_URL: the core's LiveKit server or your cluster's (README, \"Deployment shapes\")" >&2
+  exit 1
+fi
 if [ -z "$LIVEKIT_URL" ]; then
   export LIVEKIT_EMBEDDED=true
   export LIVEKIT_URL=ws://127.0.0.1:7880 LIVEKIT_API_KEY=devkey LIVEKIT_API_SECRET=secret
@@ -39,6 +63,10 @@ fi
 # ports are opened to callers, the API stays on loopback behind Caddy, and the embedded LiveKit
 # server gets a generated key pair (the dev pair would let anyone use it).
 : "${PUBLIC_HOST:=$(env_value PUBLIC_HOST)}"
+if [ -n "$PUBLIC_HOST" ] && [ "$RUN_API" = false ]; then
+  echo "==> PUBLIC_HOST ignored: a worker-only container serves no one (RUN_API=false)"
+  PUBLIC_HOST=""
+fi
 if [ -n "$PUBLIC_HOST" ]; then
   export PUBLIC_MODE=true PUBLIC_HOST API_HOST=127.0.0.1
   # what scripts/run_caddy.sh and scripts/run_livekit.sh read, from .env unless set already

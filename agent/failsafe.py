@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Callable
 from livekit import rtc
 from livekit.agents import NOT_GIVEN, AgentSession, ErrorEvent, tts
 
-from agent import caller_records
 from agent.call_state import CallState
 from agent.notices import apology
+from app.crm import caller_records
 
 logger = logging.getLogger("ornina.agent.failsafe")
 

@@ -70,7 +70,9 @@ async def start_call(
     With `capture_run` the greeting is returned as a RunResult (tests)."""
     recorder = CallRecorder(session, state)
     ProviderFailsafe(session, state, local_voice=local_voice)
-    await state.crm.run(crm_calls.mark_agent_joined, call_id=state.call_id)
+    await state.crm.run(
+        crm_calls.mark_agent_joined, call_id=state.call_id, worker=state.worker_name
+    )
     state.crm.submit(
         crm_calls.add_event, call_id=state.call_id, kind="agent_joined", persona=state.persona.value
     )

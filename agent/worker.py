@@ -8,6 +8,7 @@ import contextlib
 import importlib
 import ipaddress
 import logging
+from typing import Any
 from urllib.parse import urlparse
 
 from livekit import local_inference, rtc
@@ -28,7 +29,7 @@ from livekit.plugins import silero
 
 from agent import log_privacy, stop_signals
 from agent.call_state import CallState, open_call
-from agent.crm import CallCrm
+from agent.crm import open_call_crm
 from agent.local_tts import EspeakTTS, espeak_available
 from agent.metadata import parse_metadata
 from agent.notices import APOLOGY, NOT_CONFIGURED
@@ -40,8 +41,10 @@ from agent.session import create_session, start_call
 from agent.status_server import serve_status
 from agent.supervision import Supervision
 from agent.turn_taking import turn_detector, turn_handling
+from agent.worker_reports import WorkerReports
 from app.crm import calls as crm_calls
 from app.crm.phones import mask_phone
+from app.readiness import check_crm
 from app.settings import Settings, get_settings
 from app.telephony.lines import line_for
 
@@ -83,6 +86,11 @@ PREWARM_IMPORTS = (
 )
 """Imported by the first provider request; the framework logs each as blocking a call's loop."""
 _background: set[asyncio.Future] = set()
+"""The worker's own loops (load changes, reports to the API), for the life of the process."""
+_status_servers: set[asyncio.Future] = set()
+"""The status endpoint's start (its runner, for a clean stop in tests)."""
+LOAD_CHECK_SECONDS = 0.2
+"""How often the worker compares its calls with the last status LiveKit heard."""
 
 
 def health_address(url: str) -> tuple[str, int]:
@@ -143,6 +151,32 @@ class CallServer(AgentServer):
     def _get_effective_load(self) -> float:
         return self._worker_load + self._reserved_slots / self.max_calls
 
+    async def report_load_changes(self) -> None:
+        """Tell LiveKit the worker's status as soon as its calls change (a call accepted,
+        started or ended), not only at upstream's 2.5 s tick: LiveKit drops a job it finds no
+        available worker for ("no servers available"), so a caller placed right after a call
+        ended on a full worker would otherwise wait in silence (tests/cluster)."""
+        last = (self.calls_in_progress, self.draining)
+        while True:
+            await asyncio.sleep(LOAD_CHECK_SECONDS)
+            current = (self.calls_in_progress, self.draining)
+            if current != last:
+                await self._refresh_worker_load()
+                await self._update_worker_status()
+                last = current
+
+    async def _answer_availability(self, msg: Any, **options: Any) -> None:
+        """Tell LiveKit of the slot a job request just took, at once.
+
+        Upstream reports the worker's status every 2.5 s (UPDATE_STATUS_INTERVAL). LiveKit
+        offers a call to the worker with the most spare capacity as it last heard, and never
+        offers a call a worker refused to a worker on another server node: with workers on
+        several nodes, a call offered to a worker that filled up since its last report is
+        lost (LiveKit 1.13, measured: tests/cluster). Reporting right after the reservation
+        shrinks that window to one round trip."""
+        await super()._answer_availability(msg, **options)
+        await self._update_worker_status()
+
     def _is_available(self) -> bool:
         # upstream asks this once per job request, before reserving a slot (pinned by the
         # framework contract test); the refusal itself is logged nowhere but LiveKit's log
@@ -196,10 +230,26 @@ def build_server(settings: Settings) -> AgentServer:
     return server
 
 
-def _on_worker_started(settings: Settings, server: AgentServer, host: str, port: int) -> None:
+def _on_worker_started(settings: Settings, server: CallServer, host: str, port: int) -> None:
     log_privacy.install()
+    _background.add(asyncio.ensure_future(server.report_load_changes()))
     # LiveKit's own health server took a free port; ours answers at AGENT_HEALTH_URL.
-    _background.add(asyncio.ensure_future(serve_status(server, settings.agent_name, host, port)))
+    if settings.crm_api_url:
+        reports = WorkerReports(server, settings)
+        _background.add(asyncio.ensure_future(reports.run()))
+
+        async def crm_check() -> str | None:
+            return reports.problem()
+
+        logger.info("CRM through the API", extra={"api": settings.crm_api_url})
+    else:
+
+        async def crm_check() -> str | None:
+            return await asyncio.to_thread(check_crm, settings)
+
+    _status_servers.add(
+        asyncio.ensure_future(serve_status(server, settings.agent_name, host, port, crm_check))
+    )
     missing = settings.missing_provider_keys()
     if not pipeline_available(settings):
         logger.warning(
@@ -223,9 +273,15 @@ async def entrypoint(ctx: JobContext) -> None:
     providers = Providers(settings) if pipeline_available(settings) else None
     try:
         await ctx.connect()
+        if _answered_by_another_agent(ctx):
+            # the API dispatched the agent again to a caller who waited (app/lost_calls.py)
+            # while the first one was still on its way: one agent speaks, this one leaves
+            logger.warning("another agent already answers this call: leaving")
+            ctx.shutdown(reason="another agent answers this call")
+            return
         caller = await _first_caller(ctx)
         phone = phone_call(caller, settings.phone_default_region)
-        crm = await CallCrm.open(settings.crm_db_path)
+        crm = await open_call_crm(settings)
         state = await open_call(
             crm,
             meta,
@@ -243,6 +299,7 @@ async def entrypoint(ctx: JobContext) -> None:
         await _speak_and_leave(ctx, APOLOGY[language], language=language)
         return
     state.human_line = settings.sip_transfer_to
+    state.worker_name = settings.worker_name
     if state.outbound and (
         caller is None or not await wait_until_answered(ctx.room, caller, CALLBACK_RING_TIMEOUT)
     ):
@@ -314,7 +371,9 @@ async def _speak_and_leave(
     )
     recorder = CallRecorder(session, state) if state is not None else None
     if state is not None:
-        await state.crm.run(crm_calls.mark_agent_joined, call_id=state.call_id)
+        await state.crm.run(
+            crm_calls.mark_agent_joined, call_id=state.call_id, worker=state.worker_name
+        )
         state.crm.submit(
             crm_calls.add_event,
             call_id=state.call_id,
@@ -352,6 +411,13 @@ async def _trusted_caller_id(ctx: JobContext, settings: Settings, phone: PhoneCa
         ctx.api, settings.trusted_trunks, trust_provisioned=settings.sip_trust_caller_id
     )
     return phone.caller_number if phone.trunk_id in trusted else ""
+
+
+def _answered_by_another_agent(ctx: JobContext) -> bool:
+    return any(
+        p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        for p in ctx.room.remote_participants.values()
+    )
 
 
 async def _first_caller(ctx: JobContext) -> rtc.RemoteParticipant | None:

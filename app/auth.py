@@ -83,6 +83,8 @@ def _operator_actor(operator: dict, via: str) -> Actor:
 
 def is_installation_key(supplied: str, settings: Settings) -> bool:
     """Whether `supplied` is the installation's OPERATOR_API_KEY (an admin)."""
+    if settings.operator_api_key is None:
+        return False
     expected = settings.operator_api_key.get_secret_value()
     return secrets.compare_digest(supplied.encode(), expected.encode())
 

@@ -15,6 +15,7 @@ from app.crm import open_crm
 from app.crm.pool import ConnectionPool
 from app.crm.writer import CrmWriter
 from app.errors import install_error_handlers
+from app.lost_calls import LostCalls
 from app.ratelimit import RateLimiter
 from app.routers import (
     analytics,
@@ -24,6 +25,7 @@ from app.routers import (
     calls,
     customers,
     health,
+    internal,
     operators,
     pages,
     personas,
@@ -34,10 +36,12 @@ from app.routers import (
     tickets,
     token_endpoint,
     verification,
+    workers,
 )
 from app.settings import Settings, get_settings
 from app.signin_limits import SignInLimiter
 from app.worker_gate import WorkerGate
+from app.worker_registry import WorkerRegistry
 
 PASSWORD_CHECKS = 2
 """Argon2 checks at once: each holds 64 MiB and a thread; more sign-ins at once queue."""
@@ -59,6 +63,8 @@ ROUTERS = (
     session,
     operators,
     audit,
+    workers,
+    internal,
     pages,
 )
 
@@ -67,7 +73,13 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         open_crm(settings.crm_db_path).close()
+        lost_calls = LostCalls(
+            settings, app.state.crm_writer, app.state.crm_pool, app.state.worker_gate
+        )
+        checking = asyncio.create_task(lost_calls.run(), name="lost-calls")
         yield
+        checking.cancel()
+        await asyncio.gather(checking, return_exceptions=True)
         await app.state.worker_gate.aclose()
         app.state.crm_writer.close()
         app.state.crm_pool.close()
@@ -77,7 +89,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.call_rate_limiter = RateLimiter(settings.calls_rate_limit_per_minute)
     app.state.signin_limiter = SignInLimiter()
     app.state.password_checks = asyncio.Semaphore(PASSWORD_CHECKS)
-    app.state.worker_gate = WorkerGate(settings)
+    app.state.worker_registry = WorkerRegistry()
+    app.state.worker_gate = WorkerGate(settings, app.state.worker_registry)
     app.state.settings = settings
     app.state.crm_pool = ConnectionPool(settings.crm_db_path)
     app.state.crm_writer = CrmWriter(settings.crm_db_path)

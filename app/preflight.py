@@ -18,6 +18,13 @@ def main() -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 1
+    if not settings.run_api and settings.crm_api_url:
+        # a worker-only container (README, "Deployment shapes"): no CRM file here
+        print(
+            f"==> worker {settings.worker_name}: the CRM through the API at {settings.crm_api_url}"
+        )
+        print(f"==> its readiness: {settings.agent_health_url}/readyz")
+        return 0
     db = open_crm(settings.crm_db_path)
     try:
         has_operators = operators.has_operators(db)

@@ -83,14 +83,15 @@ async def check_sip(settings: Settings) -> str | None:
 
 
 async def readiness(settings: Settings) -> dict[str, str | None]:
+    """The parts this container is responsible for: the CRM file (where the API runs), its own
+    worker when it runs one (RUN_WORKER; workers on other machines answer their own /readyz),
+    the LiveKit server it uses, and the SIP service with the phone line on."""
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-        checks = [
-            asyncio.to_thread(check_crm, settings),
-            check_worker(settings, client),
-            check_livekit(settings, client),
-        ]
+        checks = {"crm": asyncio.to_thread(check_crm, settings)}
+        if settings.run_worker:
+            checks["agent_worker"] = check_worker(settings, client)
+        checks["livekit"] = check_livekit(settings, client)
         if settings.phone_line:
-            checks.append(check_sip(settings))
-        results = await asyncio.gather(*checks)
-    names = ("crm", "agent_worker", "livekit", "sip")
-    return dict(zip(names, results, strict=False))
+            checks["sip"] = check_sip(settings)
+        results = await asyncio.gather(*checks.values())
+    return dict(zip(checks, results, strict=True))

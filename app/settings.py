@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -84,9 +85,35 @@ class Settings(BaseSettings):
     endpointing_max_delay: float = Field(default=2.0, ge=0.2, le=10.0)
     """Seconds the agent waits for a caller who paused mid-sentence to go on."""
 
+    # What runs in this container (README, "Deployment shapes"); start_all.sh and
+    # supervisord.conf read them, /readyz checks what is switched on
+    run_api: bool = True
+    """The API and the CRM file live here."""
+    run_worker: bool = True
+    """An agent worker runs here."""
+    worker_name: str = Field(
+        default_factory=lambda: socket.gethostname()[:64] or "worker",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+    )
+    """Recorded on each call the worker handles (the host name unless set)."""
+    crm_api_url: str | None = None
+    """A worker without the CRM file reaches it through the API at this address (the core
+    container's), with WORKER_SERVICE_KEY; unset, the worker opens CRM_DB_PATH itself."""
+    worker_service_key: SecretStr | None = Field(default=None, min_length=32)
+    """The key of the API's internal routes for workers (app/routers/internal.py): set the same
+    value on the core and on every worker-only container. Unset on the core: no remote worker."""
+    lost_calls_check_seconds: float = Field(default=15.0, ge=0.5, le=3600)
+    """How often the API looks for calls whose agent is gone (app/lost_calls.py)."""
+    crm_api_insecure: bool = False
+    """Allow a plain http:// CRM_API_URL off loopback (a private network between machines)."""
+    crm_write_buffer: int = Field(default=2000, ge=10, le=1_000_000)
+    """CRM writes a call keeps while the API does not answer (agent/crm.py); past it, new
+    writes are dropped with an error in the log."""
+
     # CRM and API
     crm_db_path: Path = PROJECT_ROOT / "data" / "crm.sqlite3"
-    operator_api_key: SecretStr = Field(min_length=16)
+    operator_api_key: SecretStr | None = Field(default=None, min_length=16)
+    """Needed where the API runs (RUN_API); a worker-only container has none."""
     default_language: Literal["ar", "en"] = "ar"
     phone_default_region: str = Field(default="SA", pattern=r"^[A-Z]{2}$")
     calls_rate_limit_per_minute: int = Field(default=30, ge=1, le=100_000)
@@ -171,7 +198,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with ws://, wss://, http:// or https://")
         return value
 
-    @field_validator("openai_base_url", "elevenlabs_base_url", "agent_health_url")
+    @field_validator("openai_base_url", "elevenlabs_base_url", "agent_health_url", "crm_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
@@ -187,6 +214,8 @@ class Settings(BaseSettings):
         "trusted_backend_key",
         "sip_auth_password",
         "sip_outbound_password",
+        "worker_service_key",
+        "operator_api_key",
         mode="before",
     )
     @classmethod
@@ -201,7 +230,10 @@ class Settings(BaseSettings):
                 "LIVEKIT_API_KEY/LIVEKIT_API_SECRET: the dev key pair is only for a local "
                 "LiveKit server on loopback"
             )
-        if PLACEHOLDER.fullmatch(self.operator_api_key.get_secret_value()):
+        operator_key = self.operator_api_key.get_secret_value() if self.operator_api_key else ""
+        if self.run_api and not operator_key:
+            raise ValueError("OPERATOR_API_KEY is missing (the API runs here: RUN_API)")
+        if operator_key and PLACEHOLDER.fullmatch(operator_key):
             raise ValueError("OPERATOR_API_KEY: a placeholder value; generate a real key")
         if self.public_host and pair == DEV_KEY_PAIR:
             raise ValueError(
@@ -212,8 +244,32 @@ class Settings(BaseSettings):
         if trusted is not None:
             if PLACEHOLDER.fullmatch(trusted.get_secret_value()):
                 raise ValueError("TRUSTED_BACKEND_KEY: a placeholder value; generate a real key")
-            if trusted.get_secret_value() == self.operator_api_key.get_secret_value():
+            if trusted.get_secret_value() == operator_key:
                 raise ValueError("TRUSTED_BACKEND_KEY: must differ from OPERATOR_API_KEY")
+        return self
+
+    @model_validator(mode="after")
+    def _workers(self) -> Settings:
+        service = self.worker_service_key.get_secret_value() if self.worker_service_key else ""
+        if service:
+            if PLACEHOLDER.fullmatch(service):
+                raise ValueError("WORKER_SERVICE_KEY: a placeholder value; generate a real key")
+            others = (self.operator_api_key, self.trusted_backend_key, self.token_endpoint_key)
+            if any(k is not None and k.get_secret_value() == service for k in others):
+                # the service key opens the internal routes only: never the same as another
+                raise ValueError("WORKER_SERVICE_KEY: must differ from every other key")
+        if self.crm_api_url and not service:
+            raise ValueError(
+                "WORKER_SERVICE_KEY: a worker reaching the CRM through CRM_API_URL needs it"
+            )
+        if self.crm_api_url and not _is_loopback(self.crm_api_url):
+            if urlparse(self.crm_api_url).scheme != "https" and not self.crm_api_insecure:
+                raise ValueError(
+                    "CRM_API_URL: use https:// off loopback (the service key and callers' records "
+                    "travel on it), or set CRM_API_INSECURE=true on a private network"
+                )
+        if not self.run_api and not self.run_worker:
+            raise ValueError("RUN_API/RUN_WORKER: this container would run neither")
         return self
 
     @field_validator("token_endpoint_cors_origins")
@@ -333,6 +389,10 @@ def describe_error(error: ValidationError) -> str:
     message = first["msg"].removeprefix("Value error, ").replace("items", "characters")
     if first["type"] == "missing":
         return f"setting {name} is missing: set it in the environment or in .env"
+    if not name and (missing := re.fullmatch(r"([A-Z_]+) is missing \((.*)\)", message)):
+        return (
+            f"setting {missing[1]} is missing: set it in the environment or in .env ({missing[2]})"
+        )
     if not name:
         return f"invalid settings: {message}"
     return f"setting {name} is invalid: {message}"

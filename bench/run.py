@@ -1,6 +1,6 @@
 """`python -m bench.run all` runs every benchmark and writes BENCHMARKS.md.
 
-    python -m bench.run dispatch|turn|...|turn-taking|burst|side-by-side|all [--quick]
+    python -m bench.run dispatch|turn|...|side-by-side|workers|crm-write|all [--quick]
     python -m bench.run report        # BENCHMARKS.md again from bench/results/*.json
 
 Each figure's raw results go to bench/results/<name>.json; BENCHMARKS.md is rendered from them
@@ -28,12 +28,24 @@ FIGURES = (
     "turn-taking",
     "burst",
     "side-by-side",
+    "workers",
+    "crm-write",
 )
 COMMAND = ".venv/bin/python -m bench.run"
 
 
 def run_figure(name: str, quick: bool) -> dict:
-    from bench import api, calls, capacity, cold_start, phone, side_by_side, turns
+    from bench import (
+        api,
+        calls,
+        capacity,
+        cold_start,
+        crm_write,
+        phone,
+        side_by_side,
+        turns,
+        workers,
+    )
 
     if name == "dispatch":
         return calls.run_dispatch(calls=10 if quick else 50)
@@ -60,6 +72,12 @@ def run_figure(name: str, quick: bool) -> dict:
         return capacity.run_burst(callers=10, runs=1 if quick else 3)
     if name == "side-by-side":
         return side_by_side.run_side_by_side(quick=quick)
+    if name == "workers":
+        return workers.run_workers(callers=6, runs=1 if quick else 3)
+    if name == "crm-write":
+        if quick:
+            return crm_write.run_crm_write(runs=1, awaited=100, queued=500)
+        return crm_write.run_crm_write(runs=5, awaited=500, queued=2000)
     raise ValueError(name)
 
 
@@ -505,6 +523,22 @@ def render() -> str:
             "### Side by side:", "### 10. Side by side:", 1
         )
         details += [section.rstrip(), f"- command: {_meta(pair)}", ""]
+
+    scaled = load("workers")
+    if scaled:
+        from bench import workers
+
+        more_rows, more_details = workers.render(scaled, _meta(scaled), "11")
+        rows += more_rows
+        details += more_details
+
+    crm = load("crm-write")
+    if crm:
+        from bench import crm_write
+
+        more_rows, more_details = crm_write.render(crm, _meta(crm), "12")
+        rows += more_rows
+        details += more_details
 
     out += [f"| {' | '.join(row)} |" for row in rows]
     out += ["", "## Figures", "", *details]

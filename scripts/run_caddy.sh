@@ -22,7 +22,9 @@ esac
 
 livekit=""
 if [ "${LIVEKIT_EMBEDDED:-true}" = true ]; then
-  livekit="@livekit path /rtc /rtc/*
+  # /rtc: callers' signalling; /agent: workers on other machines registering (README,
+  # "Deployment shapes"); /twirp: LiveKit's server API, which those workers call (its own JWT)
+  livekit="@livekit path /rtc /rtc/* /agent /agent/* /twirp/*
 	reverse_proxy @livekit 127.0.0.1:${LIVEKIT_PORT:-7880}"
 fi
 

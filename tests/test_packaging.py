@@ -42,7 +42,8 @@ def test_image_runs_start_all_as_a_non_root_user_with_a_readiness_healthcheck():
     users = _instructions("USER")
     assert users and users[-1] not in ("root", "0")
     assert _instructions("CMD") == ['["./start_all.sh"]']
-    assert "/readyz" in _instructions("HEALTHCHECK")[0]
+    # the readiness of what the container runs: the API's, or a worker-only container's worker
+    assert _instructions("HEALTHCHECK")[0].endswith("-m app.healthcheck")
     assert any("data" in volume for volume in _instructions("VOLUME"))
     # the model download runs after the switch to the runtime user, so the files are theirs
     assert DOCKERFILE.index("USER ") < DOCKERFILE.index("agent download-files")
@@ -65,6 +66,9 @@ def test_supervisord_runs_api_agent_and_embedded_livekit_with_restarts_and_rotat
     assert programs["livekit"]["command"] == "%(here)s/scripts/run_livekit.sh"
     assert "bin/livekit-server" in (PROJECT_ROOT / "scripts" / "run_livekit.sh").read_text()
     assert programs["livekit"]["autostart"] == "%(ENV_LIVEKIT_EMBEDDED)s"
+    # deployment shapes: the same file runs a core without a worker, and worker-only containers
+    assert programs["api"]["autostart"] == "%(ENV_RUN_API)s"
+    assert programs["agent"]["autostart"] == "%(ENV_RUN_WORKER)s"
     assert programs["caddy"]["command"] == "%(here)s/scripts/run_caddy.sh"
     assert programs["caddy"]["autostart"] == "%(ENV_PUBLIC_MODE)s"
     # the phone line: Redis and LiveKit's SIP service kept alive, the trunk provisioned once
@@ -96,7 +100,8 @@ def test_env_example_names_every_setting_with_no_value_for_secrets():
     example = (PROJECT_ROOT / ".env.example").read_text()
     named = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
     assert {field.upper() for field in Settings.model_fields} <= named
-    for secret in ("LIVEKIT_API_SECRET", "OPERATOR_API_KEY", "OPENAI_API_KEY", "ELEVEN_API_KEY"):
+    secrets = ("LIVEKIT_API_SECRET", "OPERATOR_API_KEY", "OPENAI_API_KEY", "ELEVEN_API_KEY")
+    for secret in (*secrets, "WORKER_SERVICE_KEY"):
         assert re.search(rf"^{secret}=$", example, re.MULTILINE), secret
 
 
@@ -110,3 +115,25 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
 def test_readme_names_every_setting():
     for field in Settings.model_fields:
         assert field.upper() in README, field
+
+
+def test_the_healthcheck_reads_the_readyz_of_what_the_container_runs(monkeypatch):
+    from app import healthcheck
+    from app.settings import get_settings
+
+    monkeypatch.setenv("ORNINA_ENV_FILE", "/dev/null")
+    monkeypatch.setenv("LIVEKIT_URL", "ws://127.0.0.1:7880")
+    monkeypatch.setenv("LIVEKIT_API_KEY", "devkey")
+    monkeypatch.setenv("LIVEKIT_API_SECRET", "secret")
+    monkeypatch.setenv("OPERATOR_API_KEY", "k" * 8 + "operatorkey123")
+    monkeypatch.setenv("API_PORT", "8123")
+    monkeypatch.setenv("AGENT_HEALTH_URL", "http://127.0.0.1:8199")
+    get_settings.cache_clear()
+    try:
+        assert healthcheck.readyz_url() == "http://127.0.0.1:8123/readyz"
+        monkeypatch.setenv("RUN_API", "false")
+        monkeypatch.delenv("OPERATOR_API_KEY")
+        get_settings.cache_clear()
+        assert healthcheck.readyz_url() == "http://127.0.0.1:8199/readyz"
+    finally:
+        get_settings.cache_clear()

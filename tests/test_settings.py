@@ -270,3 +270,52 @@ def test_caller_id_is_trusted_only_with_digest_authentication(monkeypatch: pytes
         SIP_AUTH_PASSWORD="a-long-sip-password",
     )
     assert settings.sip_trust_caller_id
+
+
+SERVICE_KEY = "svc-" + "k7Qz" * 10
+
+
+def test_a_worker_only_container_needs_no_operator_key(monkeypatch: pytest.MonkeyPatch):
+    settings = load(
+        monkeypatch,
+        RUN_API="false",
+        OPERATOR_API_KEY=None,
+        CRM_API_URL="https://core.example.com/",
+        WORKER_SERVICE_KEY=SERVICE_KEY,
+        LIVEKIT_URL="wss://core.example.com",
+        LIVEKIT_API_KEY="APIkey",
+        LIVEKIT_API_SECRET="a-real-secret-of-some-length",
+    )
+    assert settings.operator_api_key is None
+    assert settings.crm_api_url == "https://core.example.com"
+    assert SERVICE_KEY not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"CRM_API_URL": "http://127.0.0.1:8000"}, "WORKER_SERVICE_KEY"),
+        ({"WORKER_SERVICE_KEY": "short"}, "WORKER_SERVICE_KEY"),
+        ({"WORKER_SERVICE_KEY": "x" * 40}, "WORKER_SERVICE_KEY"),  # a placeholder
+        ({"WORKER_SERVICE_KEY": OPERATOR_KEY * 3, "OPERATOR_API_KEY": OPERATOR_KEY * 3}, "differ"),
+        (
+            {"CRM_API_URL": "http://core.internal:8000", "WORKER_SERVICE_KEY": SERVICE_KEY},
+            "CRM_API_URL",
+        ),
+        ({"CRM_API_URL": "ftp://core", "WORKER_SERVICE_KEY": SERVICE_KEY}, "CRM_API_URL"),
+        ({"RUN_API": "false", "RUN_WORKER": "false"}, "RUN_API"),
+        ({"WORKER_NAME": "bad name!"}, "WORKER_NAME"),
+    ],
+)
+def test_worker_settings_are_checked(monkeypatch: pytest.MonkeyPatch, env: dict, named: str):
+    assert named in refusal(monkeypatch, **env)
+
+
+def test_plain_http_to_the_core_only_when_asked_for(monkeypatch: pytest.MonkeyPatch):
+    settings = load(
+        monkeypatch,
+        CRM_API_URL="http://10.0.0.5:8000",
+        WORKER_SERVICE_KEY=SERVICE_KEY,
+        CRM_API_INSECURE="true",
+    )
+    assert settings.crm_api_url == "http://10.0.0.5:8000"

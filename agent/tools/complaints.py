@@ -7,9 +7,9 @@ from typing import Annotated
 from livekit.agents import RunContext, ToolError, function_tool
 from pydantic import Field
 
-from agent import caller_records
 from agent.call_state import CallState
 from agent.tools.guard import caller_record, guarded, owner, required_text, text_arg
+from app.crm import caller_records
 from app.crm import tickets as crm_tickets
 
 # callback tickets are opened by the worker itself when a call cannot be finished

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from livekit.agents import RunContext, ToolError, function_tool
 
-from agent import caller_records, identity
+from agent import identity
 from agent.call_state import CallState
 from agent.tools.guard import guarded, required_text, text_arg
+from app.crm import caller_records
 from app.crm import calls as crm_calls
 from app.crm import customers as crm_customers
 from app.crm import identity as crm_identity

@@ -11,10 +11,10 @@ from livekit.agents import RunContext, function_tool, get_job_context
 
 from agent import identity, phone
 from agent.call_state import CallState
-from agent.caller_records import open_callback_ticket
 from agent.notices import HUMAN_TRANSFER, NO_HUMAN
 from agent.tools.guard import guarded, required_text
 from app.crm import calls as crm_calls
+from app.crm.caller_records import open_callback_ticket
 
 logger = logging.getLogger("ornina.agent.human")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from livekit.agents import RunContext, ToolError, function_tool
 from pydantic import BaseModel, Field
 
-from agent import caller_records
 from agent.call_state import CallState
 from agent.tools.guard import caller_record, guarded, owner, text_arg
+from app.crm import caller_records
 from app.crm import quotes as crm_quotes
 from app.crm import services as crm_services
 

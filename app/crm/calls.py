@@ -198,13 +198,14 @@ def list_turns(db: Database, *, call_id: int) -> list[dict]:
     return turns
 
 
-def mark_agent_joined(db: Database, *, call_id: int) -> dict:
+def mark_agent_joined(db: Database, *, call_id: int, worker: str | None = None) -> dict:
+    """The agent is in the call; `worker` names the worker that handles it (WORKER_NAME)."""
     with writing(db):
         get_call(db, call_id=call_id)
         db.execute(
-            "UPDATE calls SET status = 'active', agent_joined_at = COALESCE(agent_joined_at, ?)"
-            " WHERE id = ?",
-            [now_iso(), call_id],
+            "UPDATE calls SET status = 'active', agent_joined_at = COALESCE(agent_joined_at, ?),"
+            " worker = COALESCE(?, worker) WHERE id = ?",
+            [now_iso(), worker, call_id],
         )
     return get_call(db, call_id=call_id)
 

@@ -302,3 +302,23 @@ def m006_supervision(db: Database) -> None:
         CREATE INDEX transcript_turns_call ON transcript_turns(call_id);
         """
     )
+
+
+@migrations()
+def m007_remote_workers(db: Database) -> None:
+    """Workers on other machines reach the CRM through the API (app/routers/internal.py): each
+    call records the worker that handled it, and `worker_requests` remembers each operation a
+    worker sent, by the id it gave, with its answer, so a retry after a lost answer (the API
+    restarting) is answered again instead of applied twice."""
+    db.executescript(
+        """
+        ALTER TABLE calls ADD COLUMN worker TEXT;
+        CREATE TABLE worker_requests (
+            id TEXT PRIMARY KEY,
+            operation TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX worker_requests_at ON worker_requests(at);
+        """
+    )

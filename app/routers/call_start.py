@@ -18,6 +18,7 @@ from app.deps import SettingsDep, check_server_key, client_address
 from app.livekit_tokens import caller_token, job_metadata, new_room_name
 from app.schemas import CallCreate, CallStarted, error_responses
 from app.settings import Settings
+from app.worker_gate import Admission
 
 router = APIRouter(
     prefix="/api", tags=["calls"], responses=error_responses(400, 401, 403, 404, 422, 429, 503)
@@ -89,7 +90,7 @@ def start_call(
 
 async def admit_call(
     request: Request, settings: Settings, body: CallCreate, server_key: str | None
-):
+) -> Admission:
     """What every call start checks before its row is written: a named customer needs the
     trusted backend's key (a valid key skips the per-address limit: one backend speaks for
     many customers; a wrong one counts against it), anyone else the rate limit; and a worker
@@ -103,7 +104,7 @@ async def admit_call(
             raise
     else:
         limiter.check(client_address(request))
-    await request.app.state.worker_gate.check()
+    return await request.app.state.worker_gate.check()
 
 
 @router.post("/calls", status_code=201, response_model=CallStarted)
@@ -115,5 +116,7 @@ async def create_call(
 ) -> CallStarted:
     """Start a call: returns the room, the LiveKit URL and a caller token (public, rate-limited;
     with the trusted backend's `X-Server-Key`, `customer_id` starts a verified call)."""
-    await admit_call(request, settings, body, x_server_key)
-    return await request.app.state.crm_writer.run(start_call, settings, body)
+    admission = await admit_call(request, settings, body, x_server_key)
+    started = await request.app.state.crm_writer.run(start_call, settings, body)
+    admission.room = started.room
+    return started

@@ -28,8 +28,8 @@ async def _place(
     await writer.run(callback_target, kind=kind, item_id=item_id)
     if not settings.sip_outbound_address:
         raise HTTPException(409, "callbacks need an outbound trunk: set SIP_OUTBOUND_ADDRESS")
-    await request.app.state.worker_gate.check()
-    room = new_callback_room()
+    admission = await request.app.state.worker_gate.check()
+    room = admission.room = new_callback_room()
 
     def open_call(db: Database) -> dict:
         call = open_callback_call(db, settings, kind=kind, item_id=item_id, room=room)

@@ -111,7 +111,7 @@ async def create_token(
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         raise HTTPException(422, f"participant_attributes.{field}: {first['msg']}") from None
-    await admit_call(request, settings, call, x_server_key)
+    admission = await admit_call(request, settings, call, x_server_key)
     started = await request.app.state.crm_writer.run(
         start_call,
         settings,
@@ -120,6 +120,7 @@ async def create_token(
         participant_metadata=body.participant_metadata,
         attributes=attributes or None,
     )
+    admission.room = started.room
     return TokenResponse(
         server_url=started.livekit_url,
         participant_token=started.token,

@@ -14,7 +14,7 @@ from livekit.agents.voice.agent_session import SessionConnectOptions
 from sqlite_utils import Database
 
 from agent.call_state import CallState, open_call
-from agent.crm import CallCrm
+from agent.crm import LocalCallCrm
 from agent.metadata import parse_metadata
 from agent.phone import PhoneCall
 from agent.recorder import CallRecorder
@@ -102,7 +102,7 @@ async def call_session(
 ) -> AsyncIterator[Call]:
     """`caller_id`: the number a trusted SIP trunk vouches for; `phone` the SIP participant of
     a phone call and `line` the line it dialled (`agent.phone`); `human_line` SIP_TRANSFER_TO."""
-    crm = await CallCrm.open(crm_path)
+    crm = await LocalCallCrm.open(crm_path)
     state = await open_call(
         crm,
         parse_metadata(metadata),

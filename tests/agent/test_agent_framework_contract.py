@@ -56,3 +56,21 @@ def test_a_burst_counts_each_accepted_call_as_one_slot():
     assert server.calls_in_progress == 6  # what the status endpoint reports as `calls`
     server._reserved_slots = 8
     assert not server._is_available()
+
+
+def test_the_framework_reserves_the_slot_before_answering_availability_returns():
+    """`CallServer._answer_availability` reports the worker's status right after upstream's:
+    that report counts the new call only if upstream reserved its slot before returning (the
+    job request itself runs in a task), and the status it sends is `WS_FULL` once the
+    effective load reaches the threshold."""
+    parameters = list(inspect.signature(AgentServer._answer_availability).parameters)
+    assert parameters[:2] == ["self", "msg"]
+    answer = inspect.getsource(AgentServer._answer_availability)
+    reserve = answer.index("self._reserved_slots += 1")
+    task = answer.index("self._loop.create_task(_job_request_task()")
+    assert reserve < task
+    assert "await" not in answer[reserve:task].replace("await self._", "").split("async def")[0]
+    status = inspect.getsource(AgentServer._update_worker_status)
+    assert "effective_load = self._get_effective_load()" in status
+    assert "agent.WorkerStatus.WS_FULL" in status
+    assert list(inspect.signature(AgentServer._update_worker_status).parameters) == ["self"]

@@ -90,11 +90,14 @@ async def test_health_endpoint_names_the_agent(unused_tcp_port: int, monkeypatch
             "calls": 0,
             "max_calls": settings.agent_max_concurrent_calls,
             "full": False,
+            "rooms": [],
         }
     finally:
         await server.aclose()
-        for pending in list(worker_module._background):
+        for pending in list(worker_module._status_servers):
             await (await pending).cleanup()
+        for loop_task in list(worker_module._background):
+            loop_task.cancel()
         await asyncio.wait_for(running, timeout=20)
 
 
@@ -145,6 +148,7 @@ async def test_a_full_worker_turns_the_next_caller_away_before_a_token(one_slot:
             "calls": 1,
             "max_calls": 1,
             "full": True,
+            "rooms": [first.call["room"]],
         }
         async with httpx.AsyncClient(timeout=10) as client:
             second = await client.post(f"{one_slot.api_url}/api/calls", json={"language": "en"})

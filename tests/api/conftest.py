@@ -50,6 +50,11 @@ class RunningApi:
         return client
 
     @property
+    def service_key(self) -> str:
+        """The worker service key (`X-Service-Key`) of the internal routes."""
+        return self.env["WORKER_SERVICE_KEY"]
+
+    @property
     def server_key(self) -> str:
         """The trusted backend's key (`X-Server-Key`)."""
         return self.env["TRUSTED_BACKEND_KEY"]
@@ -76,6 +81,7 @@ def api_env(db_path: Path, port: int, **overrides: str) -> dict[str, str]:
         "LIVEKIT_API_SECRET": "secret",
         "OPERATOR_API_KEY": secrets.token_urlsafe(24)[:32],
         "TRUSTED_BACKEND_KEY": secrets.token_urlsafe(24)[:32],
+        "WORKER_SERVICE_KEY": secrets.token_urlsafe(32)[:40],
         "CRM_DB_PATH": str(db_path),
         "API_HOST": "127.0.0.1",
         "API_PORT": str(port),
@@ -94,8 +100,8 @@ def api_env(db_path: Path, port: int, **overrides: str) -> dict[str, str]:
 def running_api(env_overrides: dict[str, str] | None = None) -> Iterator[RunningApi]:
     """Start `python -m app` on a fresh CRM file and a free port; stop it on exit."""
     with tempfile.TemporaryDirectory(prefix="ornina-api-") as tmp:
-        port = free_port()
-        env = api_env(Path(tmp) / "crm.sqlite3", port, **(env_overrides or {}))
+        env = api_env(Path(tmp) / "crm.sqlite3", free_port(), **(env_overrides or {}))
+        port = int(env["API_PORT"])
         log_path = Path(tmp) / "api.log"
         with open(log_path, "wb") as log_file:
             process = subprocess.Popen(

@@ -131,6 +131,7 @@ EXPECTED: dict[str, set[str]] = {
     "POST /api/tickets/{ticket_id}/callback": READ,
     "POST /api/follow-ups/{follow_up_id}/callback": READ,
     "GET /api/services": READ,
+    "GET /api/workers": READ,
     "GET /api/services/{service_id}": READ,
     "PUT /api/services": {"admin"},
     "POST /api/services": {"admin"},

@@ -87,6 +87,13 @@ ROUTE_TESTS = {
     "POST /api/follow-ups/{follow_up_id}/callback": (
         "tests.phone.test_phone_line::test_a_follow_up_callback_is_placed_by_sales"
     ),
+    "POST /internal/crm": (
+        "test_internal::test_a_calls_operations_run_in_order_with_their_answers_and_errors"
+    ),
+    "PUT /internal/workers/{worker_id}": (
+        "test_internal::test_reports_list_the_workers_and_their_load_for_operators"
+    ),
+    "GET /api/workers": "test_internal::test_reports_list_the_workers_and_their_load_for_operators",
     "GET /": "test_pages::test_pages_in_both_languages",
     "GET /dashboard": "test_pages::test_pages_in_both_languages",
 }

@@ -119,6 +119,8 @@ def start_bundle(
     env.update(
         {
             "ORNINA_ENV_FILE": os.devnull,
+            "RUN_API": "true",
+            "RUN_WORKER": "true",
             "LIVEKIT_EMBEDDED": "true",
             "PUBLIC_MODE": "false",
             "PHONE_LINE": "true" if phone else "false",
@@ -187,8 +189,16 @@ def running_bundle(
     `<name>-<program>.log` (a failure is read from them; they hold no secrets) and its
     scratch directory is removed."""
     bundle = start_bundle(provider_base_url, extra_env=extra_env, phone=phone)
-    try:
+    with kept(bundle, name):
         bundle.wait_ready(timeout=ready_timeout)
+        yield bundle
+
+
+@contextlib.contextmanager
+def kept(bundle: Bundle, name: str) -> Iterator[Bundle]:
+    """A started bundle, stopped on exit with its logs kept in test-artifacts/logs as
+    `<name>-<program>.log` and its scratch directory removed."""
+    try:
         yield bundle
     finally:
         bundle.stop()

@@ -1,5 +1,5 @@
 """A stand-in for the worker's recording path, for the data-safety tests: one call's CRM writes
-made exactly as the recorder makes them (`agent.crm.CallCrm` on its own thread, running the
+made exactly as the recorder makes them (`agent.crm.LocalCallCrm` on its own thread, running the
 store's `add_event` and `add_turn`), in a tight loop.
 
     python -m tests.reliability.crash_writer CRM_PATH CALL_ID
@@ -19,7 +19,7 @@ import logging
 import signal
 import sys
 
-from agent.crm import CallCrm
+from agent.crm import LocalCallCrm
 from app.crm import calls as crm_calls
 
 # a turn's text varies in size so that commits cross page boundaries and fill the WAL
@@ -38,7 +38,7 @@ async def write(path: str, call_id: int) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    crm = await CallCrm.open(path)
+    crm = await LocalCallCrm.open(path)
     written = 0
     try:
         for n in itertools.count():

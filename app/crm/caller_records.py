@@ -1,5 +1,6 @@
 """The CRM as the current caller may see it: their own record, tickets and quotes, never anyone
-else's. These run on the call's CRM thread (`CallCrm.run`) and compose store functions."""
+else's. They compose store functions; a call runs them through its CRM (`CallCrm.run`), in
+its own process or through the API (app.crm.worker_operations)."""
 
 from __future__ import annotations
 
