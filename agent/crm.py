@@ -31,14 +31,19 @@ import httpx
 from sqlite_utils import Database
 
 from app.crm import CrmError, open_crm
-from app.crm.worker_operations import CrmUnavailable, Operation, operation_for, raise_error
+from app.crm.worker_operations import (
+    SERVICE_KEY_HEADER,
+    CrmUnavailable,
+    Operation,
+    operation_for,
+    raise_error,
+)
 from app.settings import Settings
 
 logger = logging.getLogger("ornina.agent.crm")
 
 T = TypeVar("T")
 
-SERVICE_KEY_HEADER = "X-Service-Key"
 BATCH = 100
 """Operations sent in one request when they have queued up (the API allows 200)."""
 RUN_DEADLINE = 15.0

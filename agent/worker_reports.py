@@ -11,8 +11,8 @@ import time
 import httpx
 from livekit.agents import AgentServer
 
-from agent.crm import SERVICE_KEY_HEADER
 from agent.status_server import worker_status
+from app.crm.worker_operations import SERVICE_KEY_HEADER
 from app.settings import Settings
 from app.worker_registry import REPORT_EVERY, STALE_AFTER
 

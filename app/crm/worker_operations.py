@@ -35,6 +35,8 @@ from app.crm import services as crm_services
 from app.crm import tickets as crm_tickets
 from app.crm.clock import iso, now, now_iso
 
+SERVICE_KEY_HEADER = "X-Service-Key"
+"""The header a worker sends its service key in (app/routers/internal.py, agent/crm.py)."""
 REMEMBER_ANSWERS = timedelta(hours=1)
 """How long a write's answer is kept for a retry: a worker retries for minutes, not hours."""
 

@@ -18,14 +18,18 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from sqlite_utils import Database
 
-from app.crm.worker_operations import OPERATIONS, apply, forget_old_answers
+from app.crm.worker_operations import (
+    OPERATIONS,
+    SERVICE_KEY_HEADER,
+    apply,
+    forget_old_answers,
+)
 from app.deps import SettingsDep
 from app.schemas import error_responses
 from app.worker_registry import WorkerReport
 
 log = logging.getLogger("ornina.api.internal")
 
-SERVICE_KEY_HEADER = "X-Service-Key"
 MAX_OPERATIONS = 200
 FORGET_EVERY = 500
 """Batches between two clean-ups of old answers (app.crm.worker_operations)."""
