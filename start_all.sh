@@ -39,10 +39,12 @@ if [ "$RUN_API" = true ] && ! grep -qE '^OPERATOR_API_KEY=.{16,}' .env && [ -z "
   echo "==> generated an operator key into .env (OPERATOR_API_KEY)"
 fi
 
-# The worker service key: workers on other machines send it to reach the CRM through this API.
-if [ "$RUN_API" = true ] && [ -z "${WORKER_SERVICE_KEY:-}" ] && [ "$(env_value WORKER_SERVICE_KEY | wc -c)" -lt 33 ]; then
-  put_env WORKER_SERVICE_KEY "$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)"
-  echo "==> generated a worker service key into .env (WORKER_SERVICE_KEY; workers on other machines need it)"
+# Workers on other machines (README, "Deployment shapes") are on only when the core has a
+# WORKER_SERVICE_KEY: then Caddy also passes LiveKit's /agent and /twirp through for them.
+if [ -n "${WORKER_SERVICE_KEY:-$(env_value WORKER_SERVICE_KEY)}" ]; then
+  export REMOTE_WORKERS=true
+else
+  export REMOTE_WORKERS=false
 fi
 
 # An external LiveKit server when LIVEKIT_URL is set (environment or .env), else embedded.

@@ -49,7 +49,10 @@ BATCH = 100
 RUN_DEADLINE = 15.0
 """Seconds a call waits for an answer from an API that does not respond."""
 CLOSE_DEADLINE = 120.0
-"""Seconds a call's end keeps retrying its last writes for a restarting API."""
+"""Seconds a call's end waits for its last writes to reach a restarting API."""
+GIVE_UP_AFTER = 600.0
+"""Seconds one batch is retried for an API that does not answer before it is given up as lost
+(logged); the call itself ends long before, so this only bounds a worker's memory and retries."""
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 """Between attempts while the API does not answer (the last one repeats)."""
 REQUEST_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
@@ -201,7 +204,12 @@ class RemoteCallCrm:
 
     def submit(self, fn: Callable[..., Any], /, **kwargs: Any) -> None:
         """Queue a write without waiting for it; a failure is logged, never raised."""
-        op = operation_for(fn)
+        try:
+            op = operation_for(fn)
+            arguments = op.arguments_json(kwargs)
+        except (KeyError, CrmError) as error:
+            logger.error("CRM write failed", extra={"fn": fn.__name__, "error": str(error)})
+            return
         if self._closed:
             logger.warning("CRM write after close dropped", extra={"fn": fn.__name__})
             return
@@ -216,11 +224,6 @@ class RemoteCallCrm:
                 extra={"operation": op.name},
             )
             return
-        try:
-            arguments = op.arguments_json(kwargs)
-        except CrmError as error:
-            logger.error("CRM write failed", extra={"fn": op.name, "error": str(error)})
-            return
         self._enqueue(_Queued(op, arguments))
 
     def _enqueue(self, queued: _Queued) -> None:
@@ -229,19 +232,26 @@ class RemoteCallCrm:
         self._wakeup.set()
 
     async def flush(self) -> None:
-        """Wait until every queued operation has been answered by the API."""
-        await self._idle.wait()
+        """Wait until every queued operation has been answered by the API, or CLOSE_DEADLINE
+        seconds (the writes stay queued; `aclose` gives them up)."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), CLOSE_DEADLINE)
+        except TimeoutError:
+            logger.error(
+                "CRM API not answering at the end of the call",
+                extra={"waiting": len(self._queue), "seconds": CLOSE_DEADLINE},
+            )
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
-        try:
-            await asyncio.wait_for(self.flush(), CLOSE_DEADLINE)
-        except TimeoutError:
+        if not self._idle.is_set():
+            await self.flush()
+        if self._queue:
             logger.error(
                 "CRM API unreachable at the end of the call: writes lost",
-                extra={"writes": len(self._queue), "seconds": CLOSE_DEADLINE},
+                extra={"writes": sum(1 for q in self._queue if not q.abandoned)},
             )
         self._sender.cancel()
         await asyncio.gather(self._sender, return_exceptions=True)
@@ -256,7 +266,12 @@ class RemoteCallCrm:
             batch = self._next_batch()
             if not batch:
                 continue
-            await self._send(batch)
+            try:
+                await self._send(batch)
+            except Exception:  # a bug here must not stop the call's records for good
+                logger.exception("CRM sender failed; the batch is given up")
+                for queued in batch:
+                    self._settle(queued, {"error": {"type": "CrmUnavailable", "detail": ""}})
 
     def _next_batch(self) -> list[_Queued]:
         """The operations at the head of the queue, up to and including the first one someone
@@ -287,18 +302,32 @@ class RemoteCallCrm:
                 problem = f"{type(error).__name__}"
             else:
                 if response.status_code == 200:
-                    break
-                if response.status_code in (401, 403, 404, 413, 422):
+                    try:
+                        results = {item["id"]: item for item in response.json()["results"]}
+                        break
+                    except (ValueError, KeyError, TypeError):
+                        problem = "an answer that is not the API's"  # a proxy's page
+                elif 400 <= response.status_code < 500 and response.status_code not in (408, 429):
                     # refused as a whole: a bug or a wrong key, which no retry mends
                     self._refused(batch, response)
                     return
-                problem = f"HTTP {response.status_code}"
+                else:
+                    problem = f"HTTP {response.status_code}"
             if failing_since is None:
                 failing_since = time.monotonic()
                 logger.warning(
                     "CRM API not answering: keeping the call's operations and retrying",
                     extra={"problem": problem, "waiting": len(self._queue)},
                 )
+            elif time.monotonic() - failing_since > GIVE_UP_AFTER:
+                logger.error(
+                    "CRM API not answering for %d s: the call's operations are lost",
+                    GIVE_UP_AFTER,
+                    extra={"problem": problem, "operations": len(batch)},
+                )
+                for queued in batch:
+                    self._settle(queued, {"error": {"type": "CrmUnavailable", "detail": ""}})
+                return
             await asyncio.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
             attempt += 1
         if failing_since is not None:
@@ -306,7 +335,6 @@ class RemoteCallCrm:
                 "CRM API answering again: waiting operations sent",
                 extra={"seconds": round(time.monotonic() - failing_since, 1), "attempts": attempt},
             )
-        results = {item.get("id"): item for item in response.json().get("results", [])}
         for queued in batch:
             self._settle(queued, results.get(queued.id))
 

@@ -161,8 +161,11 @@ class CallServer(AgentServer):
             await asyncio.sleep(LOAD_CHECK_SECONDS)
             current = (self.calls_in_progress, self.draining)
             if current != last:
-                await self._refresh_worker_load()
-                await self._update_worker_status()
+                try:
+                    await self._refresh_worker_load()
+                    await self._update_worker_status()
+                except Exception:  # noqa: BLE001 - upstream's own 2.5 s report goes on
+                    logger.exception("could not report the worker's load to LiveKit")
                 last = current
 
     async def _answer_availability(self, msg: Any, **options: Any) -> None:
@@ -271,15 +274,20 @@ async def entrypoint(ctx: JobContext) -> None:
         extra={"department": meta.department.value, "phone": mask_phone(meta.phone)},
     )
     providers = Providers(settings) if pipeline_available(settings) else None
+    crm = None
     try:
         await ctx.connect()
+        caller = None
+        if not _answered_by_another_agent(ctx):
+            caller = await _first_caller(ctx)
         if _answered_by_another_agent(ctx):
             # the API dispatched the agent again to a caller who waited (app/lost_calls.py)
             # while the first one was still on its way: one agent speaks, this one leaves
             logger.warning("another agent already answers this call: leaving")
+            if providers is not None:
+                await providers.aclose()
             ctx.shutdown(reason="another agent answers this call")
             return
-        caller = await _first_caller(ctx)
         phone = phone_call(caller, settings.phone_default_region)
         crm = await open_call_crm(settings)
         state = await open_call(
@@ -295,6 +303,9 @@ async def entrypoint(ctx: JobContext) -> None:
         )
     except Exception:
         logger.exception("could not open the call in the CRM")
+        if crm is not None:
+            with contextlib.suppress(Exception):
+                await crm.aclose()
         language = meta.language or settings.default_language
         await _speak_and_leave(ctx, APOLOGY[language], language=language)
         return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 
 import httpx
 from livekit.agents import AgentServer
@@ -31,6 +32,7 @@ class WorkerReports:
         )
         self._answered_at: float | None = None
         self._problem = "not reported to the API yet"
+        self._instance = uuid.uuid4().hex
 
     def problem(self) -> str | None:
         """Why the CRM is out of reach, None when the API took a report recently."""
@@ -49,6 +51,7 @@ class WorkerReports:
             **status,
             "worker_name": self._settings.worker_name,
             "livekit_url": self._settings.livekit_url,
+            "instance": self._instance,
         }
         if report["max_calls"] is None:
             report["max_calls"] = self._settings.agent_max_concurrent_calls

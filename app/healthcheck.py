@@ -1,26 +1,44 @@
 """`python -m app.healthcheck`: the container's health (Dockerfile HEALTHCHECK), from the
-`/readyz` of what this container runs: the API's (RUN_API), else the worker's own."""
+`/readyz` of what this container runs: the API's (RUN_API), else the worker's own.
+
+It reads only the three settings it needs: the others (LIVEKIT_URL, keys) may come from
+`start_all.sh` at run time, which a `docker exec`'d healthcheck does not inherit, and `/readyz`
+itself reports what is missing.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import urllib.error
 import urllib.request
 
-from app.settings import SettingsError, get_settings
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.settings import PROJECT_ROOT
+
+
+class HealthSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file_encoding="utf-8", extra="ignore")
+
+    run_api: bool = True
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    agent_health_url: str = "http://127.0.0.1:8081"
 
 
 def readyz_url() -> str:
-    settings = get_settings()
+    env_file = os.environ.get("ORNINA_ENV_FILE", PROJECT_ROOT / ".env")
+    settings = HealthSettings(_env_file=env_file)  # type: ignore[call-arg]
     if settings.run_api:
         return f"http://127.0.0.1:{settings.api_port}/readyz"
-    return f"{settings.agent_health_url}/readyz"
+    return f"{settings.agent_health_url.rstrip('/')}/readyz"
 
 
 def main() -> int:
     try:
         url = readyz_url()
-    except SettingsError as error:
+    except ValidationError as error:
         print(error, file=sys.stderr)
         return 1
     try:

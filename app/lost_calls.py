@@ -13,11 +13,12 @@ a `redispatched` event). The worker leaves a room another agent already answers
 A worker ends its calls itself, even when it drains. One that dies (`kill -9`, its machine lost)
 cannot: its callers stay in a room no agent speaks in, and their calls stay "active" in the CRM
 forever. Every LOST_CALLS_CHECK_SECONDS the API looks at the calls in progress for longer than
-GRACE_SECONDS: a call whose room is gone, or whose room has had no agent in it, on two checks
-in a row, is ended `agent_lost` (with a `call_lost` event), and a room still open is deleted so
-the caller is hung up instead of waiting. Two checks, so a worker that is closing the call right
-then (its room is deleted as it ends) or an agent reconnecting is not taken for lost. With
-LiveKit out of reach nothing is decided.
+GRACE_SECONDS: a call whose room is gone, or whose room has had neither an agent nor an operator
+who took the call over in it, on two checks in a row at least ABSENT_FOR seconds apart, is ended
+`agent_lost` (with a `call_lost` event), and a room still open is deleted so the caller is hung
+up instead of waiting. Two checks that far apart, so a worker that is closing the call right then
+(its room is deleted as it ends) or an agent reconnecting is not taken for lost. With LiveKit out
+of reach nothing is decided.
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ REDISPATCH_AFTER = 4.0
 MAX_REDISPATCHES = 3
 GRACE_SECONDS = 20.0
 """An agent joined this long ago at least: a call just starting is still being set up."""
+ABSENT_FOR = 10.0
+"""Seconds, at least, between the first check that finds a call without its agent and the one
+that ends it (LiveKit gives a reconnecting participant about this long)."""
 TIMEOUT = aiohttp.ClientTimeout(total=5)
+OPERATOR_ROLE = "operator"
+"""The `ornina.role` attribute of an operator who took a call over (app/livekit_tokens.py)."""
 
 
 def calls_in_progress(db: Database, *, joined_before: str) -> list[dict]:
@@ -74,6 +80,12 @@ def unanswered_calls(db: Database, *, since: str, before: str) -> list[dict]:
     )
 
 
+def livekit_room(call: dict) -> str:
+    """The LiveKit room of a call row (a second row for one room carries a `#suffix`:
+    app/crm/call_opening.py)."""
+    return call["room"].split("#", 1)[0]
+
+
 def end_lost_call(db: Database, *, call_id: int, reason: str) -> None:
     with writing(db):
         if crm_calls.get_call(db, call_id=call_id)["status"] == "ended":
@@ -89,8 +101,8 @@ class LostCalls:
         self._pool = pool
         self._gate = gate
         self._redispatched_at: dict[int, float] = {}
-        self._suspects: dict[int, str] = {}
-        """Calls found without an agent on the last check, and why."""
+        self._suspects: dict[int, float] = {}
+        """Calls found without an agent on the last check, and since when (monotonic)."""
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -176,17 +188,24 @@ class LostCalls:
         try:
             async with self._settings.livekit_api(timeout=TIMEOUT) as lk:
                 found = await self._find_lost(lk, calls)
-                lost = [c for c in calls if c["id"] in found and c["id"] in self._suspects]
+                clock = time.monotonic()
+                lost = [
+                    c
+                    for c in calls
+                    if c["id"] in found and clock - self._suspects.get(c["id"], clock) >= ABSENT_FOR
+                ]
                 for call in lost:
                     if found[call["id"]] == "no agent in the room":
                         with contextlib.suppress(api.TwirpError):
-                            await lk.room.delete_room(api.DeleteRoomRequest(room=call["room"]))
+                            await lk.room.delete_room(
+                                api.DeleteRoomRequest(room=livekit_room(call))
+                            )
         except (aiohttp.ClientError, OSError, TimeoutError, api.TwirpError) as error:
             log.warning(
                 "LiveKit not answering: lost calls not checked", extra={"error": str(error)}
             )
             return []
-        self._suspects = found
+        self._suspects = {call_id: self._suspects.get(call_id, clock) for call_id in found}
         for call in lost:
             reason = found[call["id"]]
             await self._writer.run(end_lost_call, call_id=call["id"], reason=reason)
@@ -197,18 +216,25 @@ class LostCalls:
         return [call["id"] for call in lost]
 
     async def _find_lost(self, lk: api.LiveKitAPI, calls: list[dict]) -> dict[int, str]:
-        rooms = await lk.room.list_rooms(api.ListRoomsRequest(names=[c["room"] for c in calls]))
+        names = sorted({livekit_room(c) for c in calls})
+        rooms = await lk.room.list_rooms(api.ListRoomsRequest(names=names))
         open_rooms = {room.name for room in rooms.rooms}
         found: dict[int, str] = {}
         for call in calls:
-            if call["room"] not in open_rooms:
+            if livekit_room(call) not in open_rooms:
                 found[call["id"]] = "the room closed without the agent ending the call"
                 continue
-            if not await _has_agent(lk, call["room"]):
+            if not await _has_agent(lk, livekit_room(call), or_operator=True):
                 found[call["id"]] = "no agent in the room"
         return found
 
 
-async def _has_agent(lk: api.LiveKitAPI, room: str) -> bool:
+async def _has_agent(lk: api.LiveKitAPI, room: str, *, or_operator: bool = False) -> bool:
+    """An agent is in the room (or, with `or_operator`, an operator who took the call over
+    and speaks to the caller while its agent is gone)."""
     people = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
-    return any(p.kind == api.ParticipantInfo.Kind.AGENT for p in people.participants)
+    return any(
+        p.kind == api.ParticipantInfo.Kind.AGENT
+        or (or_operator and p.attributes.get("ornina.role") == OPERATOR_ROLE)
+        for p in people.participants
+    )

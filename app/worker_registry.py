@@ -8,10 +8,13 @@ Kept in memory: after an API restart the workers are known again within one repo
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+log = logging.getLogger("ornina.api.workers")
 
 STALE_AFTER = 6.0
 REPORT_EVERY = 2.0
@@ -19,7 +22,7 @@ REPORT_EVERY = 2.0
 
 
 class WorkerReport(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     worker_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
     agent_name: str = Field(min_length=1, max_length=64)
     registered: bool
@@ -31,13 +34,28 @@ class WorkerReport(BaseModel):
         default_factory=list, max_length=1000
     )
     """The rooms of its calls in progress (the gate stops counting those it admitted)."""
+    instance: str | None = Field(default=None, pattern=r"^[0-9a-f]{8,64}$")
+    """Random per worker process: two processes reporting under one name are told apart."""
 
 
 class WorkerRegistry:
     def __init__(self) -> None:
         self._reports: dict[str, tuple[WorkerReport, float]] = {}
+        self._before: dict[str, str | None] = {}
+        """The instance that reported under each name before the current one."""
+        self._warned: set[str] = set()
 
     def report(self, worker_id: str, report: WorkerReport) -> None:
+        previous = self._reports.get(worker_id)
+        if previous is not None and previous[0].instance != report.instance:
+            if self._before.get(worker_id) == report.instance and worker_id not in self._warned:
+                # A, B, A: not a restart but two live workers, counted as one by the gate
+                self._warned.add(worker_id)
+                log.warning(
+                    "two workers report under one name: give each its own WORKER_NAME",
+                    extra={"worker": worker_id},
+                )
+            self._before[worker_id] = previous[0].instance
         self._reports[worker_id] = (report, time.monotonic())
 
     def fresh(self) -> dict[str, WorkerReport]:

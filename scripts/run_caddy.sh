@@ -22,9 +22,12 @@ esac
 
 livekit=""
 if [ "${LIVEKIT_EMBEDDED:-true}" = true ]; then
-  # /rtc: callers' signalling; /agent: workers on other machines registering (README,
-  # "Deployment shapes"); /twirp: LiveKit's server API, which those workers call (its own JWT)
-  livekit="@livekit path /rtc /rtc/* /agent /agent/* /twirp/*
+  # /rtc: callers' signalling. With REMOTE_WORKERS (a WORKER_SERVICE_KEY is set) also /agent,
+  # workers on other machines registering (README, "Deployment shapes"), and /twirp, LiveKit's
+  # server API those workers call (each request carries a JWT signed with LiveKit's secret)
+  paths="/rtc /rtc/*"
+  if [ "${REMOTE_WORKERS:-false}" = true ]; then paths="$paths /agent /agent/* /twirp/*"; fi
+  livekit="@livekit path $paths
 	reverse_proxy @livekit 127.0.0.1:${LIVEKIT_PORT:-7880}"
 fi
 

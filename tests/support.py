@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
+
+import httpx
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(PROJECT_ROOT / ".venv" / "bin" / "python")
@@ -72,3 +76,41 @@ def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def running_livekit() -> Iterator[str]:
+    """The embedded LiveKit server (bin/livekit-server, config/livekit.yaml) on free ports;
+    yields its ws:// URL (key pair devkey/secret)."""
+    port, tcp_port = free_port(), free_port()
+    udp_start = 60_000 + (port % 50) * 40
+    with tempfile.NamedTemporaryFile(prefix="ornina-livekit-", suffix=".log") as log:
+        process = subprocess.Popen(
+            [
+                str(PROJECT_ROOT / "bin" / "livekit-server"),
+                "--config",
+                str(PROJECT_ROOT / "config" / "livekit.yaml"),
+                "--port",
+                str(port),
+                "--rtc.tcp_port",
+                str(tcp_port),
+                "--rtc.port_range_start",
+                str(udp_start),
+                "--rtc.port_range_end",
+                str(udp_start + 39),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+        def up() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"livekit-server exited: {Path(log.name).read_text()}")
+            return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
+
+        try:
+            wait_until(up, timeout=30, what="livekit-server")
+            yield f"ws://127.0.0.1:{port}"
+        finally:
+            stop_process(process)

@@ -284,7 +284,6 @@ def test_a_worker_only_container_needs_no_operator_key(monkeypatch: pytest.Monke
         WORKER_SERVICE_KEY=SERVICE_KEY,
         LIVEKIT_URL="wss://core.example.com",
         LIVEKIT_API_KEY="APIkey",
-        LIVEKIT_API_SECRET="a-real-secret-of-some-length",
     )
     assert settings.operator_api_key is None
     assert settings.crm_api_url == "https://core.example.com"

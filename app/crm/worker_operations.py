@@ -3,7 +3,9 @@
 A worker on another machine has no CRM file: it sends each operation's name and keyword
 arguments to the API's internal route (app/routers/internal.py), which runs the same store
 function on its CRM file. The list below is all a worker may do there, exactly what a call uses;
-no operator route, no query of anyone's records beyond these. Arguments are validated against
+no operator route, no listing or search. The operations take any call or customer id (a worker
+opens calls for callers it has never seen), so the service key is as trusted as a worker is:
+like LiveKit's API secret, which a worker holds as well. Arguments are validated against
 each function's own signature (its type hints), answers are encoded and decoded with its
 return type, and `CrmError`s travel back by name (agent/crm.py raises them again).
 
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
+import sqlite3
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +38,8 @@ from app.crm import quotes as crm_quotes
 from app.crm import services as crm_services
 from app.crm import tickets as crm_tickets
 from app.crm.clock import iso, now, now_iso
+
+log = logging.getLogger("ornina.crm.worker_operations")
 
 SERVICE_KEY_HEADER = "X-Service-Key"
 """The header a worker sends its service key in (app/routers/internal.py, agent/crm.py)."""
@@ -56,9 +62,14 @@ class InvalidArguments(CrmError):
     """An operation's arguments do not match its function (a bug in the worker, or not ours)."""
 
 
+class OperationFailed(CrmError):
+    """The operation raised something other than a `CrmError` (a bug): its writes are undone,
+    the rest of the batch goes on, and the API's log has the traceback."""
+
+
 ERRORS: dict[str, type[CrmError]] = {
     cls.__name__: cls
-    for cls in (NotFound, InvalidInput, Conflict, InvalidArguments, CrmUnavailable)
+    for cls in (NotFound, InvalidInput, Conflict, InvalidArguments, OperationFailed, CrmUnavailable)
 }
 
 
@@ -74,6 +85,8 @@ class Operation:
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """The keyword arguments for `fn`, or `InvalidArguments` saying which one is wrong."""
+        if "db" in arguments:
+            raise InvalidArguments(f"{self.name}: db: the database is the API's, not an argument")
         try:
             model = self.arguments.model_validate(arguments)
             values = {name: getattr(model, name) for name in type(model).model_fields}
@@ -181,6 +194,11 @@ def apply(db: Database, *, request_id: str, name: str, arguments: dict[str, Any]
             outcome: dict = {"answer": op.encode_answer(op.fn(db, **op.validate(arguments)))}
     except CrmError as error:
         outcome = {"error": error_answer(error)}
+    except sqlite3.OperationalError:
+        raise  # the file is busy or broken: the whole batch answers 503 and is retried
+    except Exception:
+        log.exception("a worker's CRM operation failed", extra={"operation": name})
+        outcome = {"error": error_answer(OperationFailed(f"{name} failed on the API"))}
     if op.writes:
         db.execute(
             "INSERT INTO worker_requests (id, operation, answer, at) VALUES (?, ?, ?, ?)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import sqlite3
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
@@ -31,8 +32,8 @@ from app.worker_registry import WorkerReport
 log = logging.getLogger("ornina.api.internal")
 
 MAX_OPERATIONS = 200
-FORGET_EVERY = 500
-"""Batches between two clean-ups of old answers (app.crm.worker_operations)."""
+FORGET_EVERY = 300.0
+"""Seconds between two clean-ups of old answers (app.crm.worker_operations)."""
 
 _service_key = APIKeyHeader(
     name=SERVICE_KEY_HEADER, scheme_name="WorkerServiceKey", auto_error=False
@@ -49,8 +50,6 @@ async def service_worker(
     if expected is None or not secrets.compare_digest(
         supplied.encode(), expected.get_secret_value().encode()
     ):
-        if expected is None:
-            log.warning("a worker called an internal route, but WORKER_SERVICE_KEY is not set")
         raise HTTPException(401, "wrong service key")
 
 
@@ -58,14 +57,14 @@ router = APIRouter(
     prefix="/internal",
     tags=["internal"],
     dependencies=[Depends(service_worker)],
-    responses=error_responses(401, 422),
+    responses=error_responses(400, 401, 422),
 )
 
 OperationName = Literal[tuple(OPERATIONS)]  # type: ignore[valid-type]
 
 
 class OperationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
     """Chosen by the worker; a retry sends the same id and gets the first answer."""
     name: OperationName
@@ -73,7 +72,7 @@ class OperationIn(BaseModel):
 
 
 class OperationsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     operations: list[OperationIn] = Field(min_length=1, max_length=MAX_OPERATIONS)
 
 
@@ -103,8 +102,11 @@ async def run_operations(request: Request, body: OperationsIn) -> OperationsOut:
     operation the CRM refuses (not found, invalid) answers with its error and undoes only its
     own writes. A write whose id was seen before is answered as it was then, not run again."""
     state = request.app.state
-    state.internal_batches = getattr(state, "internal_batches", 0) + 1
-    forget = state.internal_batches % FORGET_EVERY == 1
+    forget = (
+        time.monotonic() - getattr(state, "answers_forgotten_at", -FORGET_EVERY) >= FORGET_EVERY
+    )
+    if forget:
+        state.answers_forgotten_at = time.monotonic()
     try:
         results = await state.crm_writer.run(_apply_all, body.operations, forget)
     except sqlite3.OperationalError as error:

@@ -185,3 +185,33 @@ async def test_a_wrong_service_key_is_logged_and_never_retried_forever(api: Runn
     await crm.aclose()
     refused = [r for r in caplog.records if "refused the call's operations" in r.getMessage()]
     assert refused and refused[0].status == 401
+
+
+def _proxy_page(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, text="<html>Welcome to nginx!</html>")
+
+
+@pytest.mark.parametrize(
+    "transport",
+    [
+        pytest.param(None, id="nothing listening"),
+        pytest.param(httpx.MockTransport(_proxy_page), id="a proxy's page instead of the API"),
+    ],
+)
+async def test_an_api_that_never_answers_bounds_the_retries_and_the_calls_end(
+    transport, caplog, monkeypatch
+):
+    caplog.set_level(logging.INFO, logger="ornina.agent.crm")
+    monkeypatch.setattr(agent_crm, "GIVE_UP_AFTER", 1.0)
+    monkeypatch.setattr(agent_crm, "CLOSE_DEADLINE", 30.0)
+    crm = remote(
+        f"http://127.0.0.1:{free_port()}",
+        "a-service-key-0123456789-0123456789-0123",
+        transport=transport,
+    )
+    crm.submit(crm_calls.add_turn, call_id=1, role="caller", text="never saved")
+    await logged(caplog, "CRM API not answering")
+    # the batch is given up with an error line, not retried for ever ...
+    await logged(caplog, "the call's operations are lost")
+    # ... so the end of the call does not wait for it
+    await asyncio.wait_for(crm.aclose(), 10)

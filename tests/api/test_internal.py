@@ -16,6 +16,7 @@ from tests.api.conftest import (
     running_api,
 )
 from tests.api.test_calls import start_call
+from tests.support import wait_until
 
 SERVICE_HEADER = "X-Service-Key"
 
@@ -161,12 +162,14 @@ def test_arguments_are_checked_against_the_functions_signature(api: RunningApi):
         operation("calls.add_turn", call_id="not a number", role="caller", text="x"),
         operation("calls.end_call", call_id=1, outcome="ok", surprise=True),
         operation("tickets.open_ticket", customer_id=None),
+        operation("calls.add_event", call_id=1, kind="x", db="/etc/passwd"),
     )
     for result in results:
         assert result["error"]["type"] == "InvalidArguments", result
     assert "call_id" in results[0]["error"]["detail"]
     assert "surprise" in results[1]["error"]["detail"]
     assert "subject" in results[2]["error"]["detail"]
+    assert "db" in results[3]["error"]["detail"]
 
 
 @pytest.mark.parametrize(
@@ -237,3 +240,22 @@ def test_a_bad_worker_name_is_refused(api: RunningApi, worker_id: str):
     response = worker.put(f"/internal/workers/{worker_id}", json=report())
     assert response.status_code in (404, 422), response.text
     assert response.json()["error"]["code"] in ("not_found", "validation_error")
+
+
+def test_two_workers_under_one_name_are_told_apart_in_the_log(api: RunningApi):
+    worker = api.client(key=None, **{SERVICE_HEADER: api.service_key})
+    first, second = "a" * 32, "b" * 32
+    # a restart (a new process under the name) is not a conflict ...
+    for instance in (first, second):
+        response = worker.put(
+            "/internal/workers/worker-d", json=report(worker_name="worker-d", instance=instance)
+        )
+        assert response.status_code == 204, response.text
+    assert "two workers report under one name" not in api.log()
+    # ... two processes taking turns are
+    worker.put("/internal/workers/worker-d", json=report(worker_name="worker-d", instance=first))
+    wait_until(
+        lambda: "two workers report under one name" in api.log(),
+        timeout=10,
+        what="the API to warn about one name for two workers",
+    )

@@ -9,12 +9,10 @@ a caller who refuses it would.
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -30,7 +28,7 @@ from tests.api.conftest import RunningApi, running_api
 # the provider double and the end-to-end bundle, module-scoped, for the real-call tests
 from tests.e2e.conftest import _fresh_double, bundle, double  # noqa: F401
 from tests.provider_double.server import make_wav
-from tests.support import PROJECT_ROOT, free_port, stop_process, wait_until
+from tests.support import PROJECT_ROOT, running_livekit
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
@@ -89,38 +87,8 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture(scope="session")
 def livekit_url() -> Iterator[str]:
     """The embedded LiveKit server (bin/livekit-server, config/livekit.yaml) on free ports."""
-    port, tcp_port = free_port(), free_port()
-    udp_start = 60_000 + (port % 50) * 40
-    with tempfile.NamedTemporaryFile(prefix="ornina-livekit-", suffix=".log") as log:
-        process = subprocess.Popen(
-            [
-                str(PROJECT_ROOT / "bin" / "livekit-server"),
-                "--config",
-                str(PROJECT_ROOT / "config" / "livekit.yaml"),
-                "--port",
-                str(port),
-                "--rtc.tcp_port",
-                str(tcp_port),
-                "--rtc.port_range_start",
-                str(udp_start),
-                "--rtc.port_range_end",
-                str(udp_start + 39),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-
-        def up() -> bool:
-            if process.poll() is not None:
-                raise RuntimeError(f"livekit-server exited: {Path(log.name).read_text()}")
-            return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
-
-        try:
-            wait_until(up, timeout=30, what="livekit-server")
-            yield f"ws://127.0.0.1:{port}"
-        finally:
-            stop_process(process)
+    with running_livekit() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -55,6 +55,11 @@ def main(host: str, ports: list[str]) -> dict:
     result["http"] = {"status": plain.status_code, "location": plain.headers.get("location")}
     started = httpx.post(f"https://{host}/api/calls", json={}, verify=False, timeout=10)
     result["call"] = {"status": started.status_code, "body": started.json()}
+    # LiveKit's server API and worker registration: not passed through without remote workers
+    twirp = httpx.post(
+        f"https://{host}/twirp/livekit.RoomService/ListRooms", json={}, verify=False, timeout=10
+    )
+    result["twirp"] = {"status": twirp.status_code, "body": twirp.text[:300]}
     return result
 
 

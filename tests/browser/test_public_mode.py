@@ -246,6 +246,10 @@ def test_from_outside_only_https_media_and_turn_answer(public_bundle: Bundle, ne
     body = json.dumps(seen["call"]["body"])
     assert seen["call"]["body"]["livekit_url"] == f"wss://{network.server_ip}"
     assert env["LIVEKIT_API_SECRET"] not in body and env["OPERATOR_API_KEY"] not in body
+    # no worker on another machine is configured: LiveKit's /twirp (and /agent) stay inside,
+    # and the path reaches the API, which knows no such route
+    assert seen["twirp"]["status"] == 404, seen["twirp"]
+    assert '"error"' in seen["twirp"]["body"], seen["twirp"]
 
 
 def test_the_call_limit_counts_each_caller_not_the_proxy(public_bundle: Bundle, network: Network):

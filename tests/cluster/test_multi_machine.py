@@ -278,6 +278,9 @@ async def test_a_killed_worker_ends_its_calls_and_the_other_takes_new_ones(
         # ... the other worker's calls go on, and a new call goes to it
         for caller in kept:
             await ask(caller, double)
+        # the survivor has two slots: when it holds two of the three calls, one hangs up first
+        for caller in kept[1:]:
+            await caller.hang_up()
         new = await place_call(core, nodes[0].url)
         callers.append(new)
         await ask(new, double)

@@ -94,7 +94,9 @@ def test_every_operation_conforms_to_the_spec_under_fuzzing(fuzzed_api: RunningA
             str(report_path),
         ],
         cwd=tmp_path,  # schemathesis leaves nothing in the repository
-        env=clean_env(OPERATOR_API_KEY=fuzzed_api.operator_key),
+        env=clean_env(
+            OPERATOR_API_KEY=fuzzed_api.operator_key, WORKER_SERVICE_KEY=fuzzed_api.service_key
+        ),
         capture_output=True,
         text=True,
         timeout=600,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from app import auth, deps
-from app.routers import token_endpoint
+from app.routers import internal, token_endpoint
 from tests.api.conftest import PUBLIC_API_ROUTES, RunningApi, running_api
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
@@ -43,6 +43,7 @@ def names_in(node: ast.AST) -> set[str]:
         pytest.param(auth.codes_issuer, {"supplied", "expected"}, id="server key (codes)"),
         pytest.param(deps.check_server_key, {"supplied", "expected"}, id="server key (calls)"),
         pytest.param(token_endpoint.create_token, {"supplied", "expected"}, id="X-Call-Key"),
+        pytest.param(internal.service_worker, {"supplied", "expected"}, id="worker service key"),
     ],
 )
 def test_keys_are_compared_in_constant_time(function: Callable, secret_names: set[str]):
@@ -85,10 +86,15 @@ def test_the_spec_declares_the_operator_key_on_exactly_the_guarded_operations(ap
         "OperatorBearer": {"type": "http", "scheme": "bearer"},
         "ServerKey": {"type": "apiKey", "in": "header", "name": "X-Server-Key"},
         "OperatorSession": {"type": "apiKey", "in": "cookie", "name": "ornina_session"},
+        "WorkerServiceKey": {"type": "apiKey", "in": "header", "name": "X-Service-Key"},
     }
-    guarded, public = [], []
+    guarded, public, internal = [], [], []
     for path, item in spec["paths"].items():
         for method, operation in item.items():
+            if method in HTTP_METHODS and path.startswith("/internal/"):
+                # the workers' routes take the service key and nothing else
+                internal.append((method.upper(), path))
+                assert operation.get("security") == [{"WorkerServiceKey": []}], path
             if method not in HTTP_METHODS or not path.startswith("/api/"):
                 continue
             route = (method.upper(), path)
@@ -112,3 +118,4 @@ def test_the_spec_declares_the_operator_key_on_exactly_the_guarded_operations(ap
                 ], route
     assert set(public) == PUBLIC_API_ROUTES
     assert len(guarded) >= 15
+    assert set(internal) == {("POST", "/internal/crm"), ("PUT", "/internal/workers/{worker_id}")}
