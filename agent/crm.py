@@ -270,8 +270,7 @@ class RemoteCallCrm:
                 await self._send(batch)
             except Exception:  # a bug here must not stop the call's records for good
                 logger.exception("CRM sender failed; the batch is given up")
-                for queued in batch:
-                    self._settle(queued, {"error": {"type": "CrmUnavailable", "detail": ""}})
+                self._give_up(batch)
 
     def _next_batch(self) -> list[_Queued]:
         """The operations at the head of the queue, up to and including the first one someone
@@ -325,8 +324,7 @@ class RemoteCallCrm:
                     GIVE_UP_AFTER,
                     extra={"problem": problem, "operations": len(batch)},
                 )
-                for queued in batch:
-                    self._settle(queued, {"error": {"type": "CrmUnavailable", "detail": ""}})
+                self._give_up(batch)
                 return
             await asyncio.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
             attempt += 1
@@ -347,6 +345,10 @@ class RemoteCallCrm:
             "CRM API refused the call's operations",
             extra={"status": response.status_code, "error": message, "operations": len(batch)},
         )
+        self._give_up(batch)
+
+    def _give_up(self, batch: list[_Queued]) -> None:
+        """Drop the batch from the queue; whoever waits on one of them hears `CrmUnavailable`."""
         for queued in batch:
             self._settle(queued, {"error": {"type": "CrmUnavailable", "detail": ""}})
 

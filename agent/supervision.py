@@ -26,11 +26,11 @@ from livekit.agents.voice import SpeechHandle
 
 from agent.call_state import CallState
 from app.crm import calls as crm_calls
+from app.livekit_tokens import OPERATOR_ROLE, ROLE_ATTRIBUTE
 
 logger = logging.getLogger("ornina.agent.supervision")
 
 TOPIC = "ornina.supervision"
-OPERATOR_ROLE = "operator"
 TAKEOVER_LINE = {
     "en": "One moment please, a colleague of mine is joining the call to help you.",
     "ar": "لحظة من فضلك، ينضم أحد زملائي إلى المكالمة لمساعدتك.",
@@ -167,7 +167,7 @@ class Supervision:
         return (
             self._operator_identity is not None
             and participant.identity == self._operator_identity
-            and participant.attributes.get("ornina.role") == OPERATOR_ROLE
+            and participant.attributes.get(ROLE_ATTRIBUTE) == OPERATOR_ROLE
         )
 
     def _on_connected(self, participant: rtc.RemoteParticipant) -> None:

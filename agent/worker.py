@@ -277,9 +277,7 @@ async def entrypoint(ctx: JobContext) -> None:
     crm = None
     try:
         await ctx.connect()
-        caller = None
-        if not _answered_by_another_agent(ctx):
-            caller = await _first_caller(ctx)
+        caller = await _first_caller(ctx)  # at once when another agent already answers
         if _answered_by_another_agent(ctx):
             # the API dispatched the agent again to a caller who waited (app/lost_calls.py)
             # while the first one was still on its way: one agent speaks, this one leaves

@@ -16,15 +16,19 @@ import urllib.request
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.settings import PROJECT_ROOT
+from app.settings import PROJECT_ROOT, Settings
+
+_DEFAULT = {name: field.default for name, field in Settings.model_fields.items()}
 
 
 class HealthSettings(BaseSettings):
+    """The three settings of app.settings.Settings the healthcheck reads, with their defaults."""
+
     model_config = SettingsConfigDict(env_file_encoding="utf-8", extra="ignore")
 
-    run_api: bool = True
-    api_port: int = Field(default=8000, ge=1, le=65535)
-    agent_health_url: str = "http://127.0.0.1:8081"
+    run_api: bool = _DEFAULT["run_api"]
+    api_port: int = Field(default=_DEFAULT["api_port"], ge=1, le=65535)
+    agent_health_url: str = _DEFAULT["agent_health_url"]
 
 
 def readyz_url() -> str:

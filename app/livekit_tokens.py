@@ -74,6 +74,12 @@ def caller_token(
     return token.to_jwt()
 
 
+ROLE_ATTRIBUTE = "ornina.role"
+"""The participant attribute that tells an operator from a caller (the agent and the API read
+it: agent/supervision.py, app/lost_calls.py)."""
+OPERATOR_ROLE = "operator"
+"""Its value for an operator who took a call over and speaks to the caller."""
+
 OPERATOR_TOKEN_TTL = timedelta(minutes=5)
 """Short: LiveKit refreshes the token of a participant who is connected, and one who left (or
 was removed at hand-back) cannot come back with it later."""
@@ -87,7 +93,7 @@ def _operator_token(
         .with_identity(identity)
         .with_name(name)
         .with_ttl(OPERATOR_TOKEN_TTL)
-        .with_attributes({"ornina.role": role})
+        .with_attributes({ROLE_ATTRIBUTE: role})
         .with_grants(grants)
         .to_jwt()
     )
@@ -120,7 +126,7 @@ def takeover_token(settings: Settings, *, room: str, identity: str) -> str:
         settings,
         identity=identity,
         name="Ornina",
-        role="operator",
+        role=OPERATOR_ROLE,
         grants=api.VideoGrants(
             room_join=True,
             room=room,

@@ -36,7 +36,7 @@ from sqlite_utils import Database
 from app.crm import calls as crm_calls
 from app.crm.clock import iso, now
 from app.crm.db import writing
-from app.livekit_tokens import job_metadata
+from app.livekit_tokens import OPERATOR_ROLE, ROLE_ATTRIBUTE, job_metadata
 from app.settings import Settings
 from app.worker_gate import WorkerGate
 
@@ -52,8 +52,6 @@ ABSENT_FOR = 10.0
 """Seconds, at least, between the first check that finds a call without its agent and the one
 that ends it (LiveKit gives a reconnecting participant about this long)."""
 TIMEOUT = aiohttp.ClientTimeout(total=5)
-OPERATOR_ROLE = "operator"
-"""The `ornina.role` attribute of an operator who took a call over (app/livekit_tokens.py)."""
 
 
 def calls_in_progress(db: Database, *, joined_before: str) -> list[dict]:
@@ -235,6 +233,6 @@ async def _has_agent(lk: api.LiveKitAPI, room: str, *, or_operator: bool = False
     people = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
     return any(
         p.kind == api.ParticipantInfo.Kind.AGENT
-        or (or_operator and p.attributes.get("ornina.role") == OPERATOR_ROLE)
+        or (or_operator and p.attributes.get(ROLE_ATTRIBUTE) == OPERATOR_ROLE)
         for p in people.participants
     )
