@@ -215,3 +215,22 @@ async def test_an_api_that_never_answers_bounds_the_retries_and_the_calls_end(
     await logged(caplog, "the call's operations are lost")
     # ... so the end of the call does not wait for it
     await asyncio.wait_for(crm.aclose(), 10)
+
+
+async def test_turns_in_both_languages_with_numbers_and_pauses_arrive_as_spoken(api: RunningApi):
+    call_id = start_call(api, language="ar")
+    spoken = [
+        "مرحبا، أريد عرض سعر لموقع إلكتروني",
+        "رقمي هو … ٠٩٤٤ … ١١١ ٢٢٢",
+        "My number is … 0944 … 111 222.",
+        "Two websites, please — and one mobile app?",
+        "نعم",
+        'I\'d like 3 × "basic" plans, 10% off.',
+    ]
+    crm = remote(api.base_url, api.service_key)
+    for n, text in enumerate(spoken):
+        crm.submit(
+            crm_calls.add_turn, call_id=call_id, role="caller" if n % 2 else "agent", text=text
+        )
+    await crm.aclose()
+    assert transcript(api, call_id) == spoken
